@@ -1,0 +1,72 @@
+# Two commands a new user needs: `make run` and `make test`. Everything else is a building block.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: help setup run test lint format browser bench soak clean
+
+help:
+	@echo "make run    - set up and run the panel, the SCIM endpoint and a Celery worker on $(HOST):$(PORT)"
+	@echo "make test   - set up and run ruff, mypy and the whole test suite"
+	@echo "make lint   - ruff (lint and format check) and mypy"
+	@echo "make format - apply ruff's formatting and safe fixes"
+	@echo "make bench  - performance benchmarks (see docs/benchmarks.md)"
+	@echo "make clean  - remove the virtualenv and local data under var/"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+# A local .env with a fresh secret key, so manage.py works by hand too. Never used in production.
+.env:
+	@printf 'DEBUG=true\nSECRET_KEY=%s\n' "$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
+	@echo "Wrote .env for local development (DEBUG=true, a random SECRET_KEY)."
+
+setup: $(STAMP) .env
+
+run: setup
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py bootstrap_demo
+	@echo "Starting the web server (panel and SCIM) and a Celery worker with beat. Ctrl-C stops both."
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/celery -A nordpass_admin worker --beat --loglevel INFO --concurrency 2 \
+		--schedule var/celerybeat-schedule & \
+	$(BIN)/python manage.py runserver $(HOST):$(PORT) & \
+	wait
+
+# Browser tests drive Debian's Chromium; install it when missing and we are allowed to.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing Chromium for the browser tests..."; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "NOTICE: Chromium is not installed and cannot be installed here: browser tests will be skipped."; \
+		fi; \
+	fi
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: setup browser lint
+	$(BIN)/pytest
+
+bench: setup
+	@echo "Benchmarks are described in docs/benchmarks.md."
+
+clean:
+	rm -rf $(VENV) var

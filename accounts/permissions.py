@@ -1,0 +1,49 @@
+"""View decorators: who may see which page of the panel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+
+View = Callable[..., HttpResponse]
+
+
+def member_required(view: View) -> View:
+    """Signed in, with an active membership of some organization."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if request.member is None:  # type: ignore[attr-defined]
+            # Suspended or removed while signed in: end the session instead of showing a dead end.
+            logout(request)
+            messages.error(
+                request,
+                "Your account is not active in any organization. Contact your administrator.",
+            )
+            return redirect("login")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def admin_required(view: View) -> View:
+    """An owner or admin of the current organization; anyone else signed in gets 403."""
+
+    @member_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.member.is_admin:  # type: ignore[attr-defined]
+            raise PermissionDenied("Only owners and admins can open this page.")
+        return view(request, *args, **kwargs)
+
+    return wrapped

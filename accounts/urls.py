@@ -1,0 +1,12 @@
+from django.urls import path
+
+from accounts import views
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("account/", views.account, name="account"),
+    path("organization/switch/", views.organization_switch, name="organization_switch"),
+    path("users/", views.user_list, name="user_list"),
+    path("groups/", views.group_list, name="group_list"),
+    path("activity/", views.activity, name="activity"),
+]

@@ -1,0 +1,9 @@
+"""WSGI entry point: `gunicorn nordpass_admin.wsgi`."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nordpass_admin.settings")
+
+application = get_wsgi_application()

@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from accounts.models import AuditLogEntry, Member, Organization, User
+from tests.factories import DEFAULT_PASSWORD, OrganizationFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+GOOD_PASSWORD = "a-long-and-unusual-passphrase"
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command("create_organization", *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def test_creates_organization_and_active_owner_who_can_sign_in(client):
+    # when
+    output = run(
+        "--name", "Acme Corp", "--owner-email", "Owner@Acme.test", "--owner-password", GOOD_PASSWORD
+    )
+    # then
+    organization = Organization.objects.get(slug="acme-corp")
+    owner = Member.objects.get(organization=organization)
+    assert (owner.role, owner.status, owner.source) == ("owner", "active", "panel")
+    assert owner.user.check_password(GOOD_PASSWORD)
+    assert "Created organization 'Acme Corp'" in output
+    assert client.login(username="owner@acme.test", password=GOOD_PASSWORD)
+    actions = set(
+        AuditLogEntry.objects.filter(organization=organization).values_list("action", flat=True)
+    )
+    assert actions == {"organization.created", "member.created"}
+
+
+def test_prompts_for_the_password_when_it_is_left_out(monkeypatch):
+    # given: a person typing the same password twice at the prompt
+    answers = iter([GOOD_PASSWORD, GOOD_PASSWORD])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    # when
+    run("--name", "Prompted", "--owner-email", "p@example.com")
+    # then
+    assert User.objects.get(email="p@example.com").check_password(GOOD_PASSWORD)
+
+
+def test_mismatched_prompted_passwords_fail(monkeypatch):
+    answers = iter([GOOD_PASSWORD, GOOD_PASSWORD + "x"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    with pytest.raises(CommandError, match="do not match"):
+        run("--name", "Prompted", "--owner-email", "p@example.com")
+    assert not Organization.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--name", "  ", "--owner-email", "a@example.com", "--owner-password", GOOD_PASSWORD],
+            "needs a name",
+        ),
+        (
+            ["--name", "Ok", "--owner-email", "not-an-email", "--owner-password", GOOD_PASSWORD],
+            "not a valid email",
+        ),
+        (
+            ["--name", "Ok", "--owner-email", "a@example.com", "--owner-password", "short"],
+            "too short",
+        ),
+        (
+            ["--name", "Ok", "--owner-email", "a@example.com", "--owner-password", "password1234"],
+            "too common",
+        ),
+        (
+            ["--name", "!!!", "--owner-email", "a@example.com", "--owner-password", GOOD_PASSWORD],
+            "letter or digit",
+        ),
+    ],
+)
+def test_invalid_input_is_a_clear_error_and_creates_nothing(args, message):
+    with pytest.raises(CommandError, match=message):
+        run(*args)
+    assert not Organization.objects.exists()
+    assert not User.objects.exists()
+
+
+def test_duplicate_name_in_any_case_is_refused():
+    OrganizationFactory(name="Acme", slug="acme")
+    with pytest.raises(CommandError, match="already exists"):
+        run(
+            "--name",
+            "ACME",
+            "--slug",
+            "acme-2",
+            "--owner-email",
+            "a@example.com",
+            "--owner-password",
+            GOOD_PASSWORD,
+        )
+    assert Organization.objects.count() == 1
+
+
+def test_duplicate_slug_is_refused():
+    OrganizationFactory(name="Acme", slug="acme")
+    with pytest.raises(CommandError, match="slug 'acme' already exists"):
+        run(
+            "--name",
+            "Acme Two",
+            "--slug",
+            "acme",
+            "--owner-email",
+            "a@example.com",
+            "--owner-password",
+            GOOD_PASSWORD,
+        )
+
+
+def test_existing_account_becomes_owner_with_its_own_password():
+    # given
+    user = UserFactory(email="multi@example.com")
+    # when
+    run("--name", "Second Co", "--owner-email", "MULTI@example.com", "--no-input")
+    # then
+    member = Member.objects.get(organization__slug="second-co")
+    assert member.user == user and member.role == "owner"
+    user.refresh_from_db()
+    assert user.check_password(DEFAULT_PASSWORD)
+
+
+def test_password_for_an_existing_account_is_refused_not_ignored():
+    UserFactory(email="multi@example.com")
+    with pytest.raises(CommandError, match="already has an account"):
+        run(
+            "--name",
+            "Second Co",
+            "--owner-email",
+            "multi@example.com",
+            "--owner-password",
+            GOOD_PASSWORD,
+        )
+    assert not Organization.objects.exists()
+
+
+def test_new_owner_without_password_and_no_prompt_fails():
+    with pytest.raises(CommandError, match="--owner-password is required"):
+        run("--name", "Quiet", "--owner-email", "q@example.com", "--no-input")
+
+
+def test_command_exits_non_zero_from_the_shell(tmp_path):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "DEBUG": "true"}
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], env=env, check=True)
+    args = [
+        sys.executable,
+        "manage.py",
+        "create_organization",
+        "--name",
+        "X",
+        "--owner-email",
+        "bad",
+    ]
+    result = subprocess.run(
+        [*args, "--owner-password", GOOD_PASSWORD], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert "'bad' is not a valid email address." in result.stderr
+    assert "Traceback" not in result.stderr

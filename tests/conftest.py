@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from accounts.models import Member
+from tests.factories import DEFAULT_PASSWORD, AdminFactory, OwnerFactory
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    # The production hasher is slow on purpose; tests only need passwords to round-trip.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def owner(db) -> Member:
+    return OwnerFactory()
+
+
+@pytest.fixture
+def admin_member(db) -> Member:
+    return AdminFactory()
+
+
+def signed_in_client(member: Member) -> Client:
+    client = Client()
+    assert client.login(username=member.email, password=DEFAULT_PASSWORD)
+    return client
+
+
+@pytest.fixture
+def owner_client(owner: Member) -> Client:
+    return signed_in_client(owner)
