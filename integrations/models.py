@@ -1,0 +1,137 @@
+"""SCIM credentials and the record of every SCIM request an identity provider makes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Organization, User
+
+
+class ScimToken(models.Model):
+    """A bearer token an identity provider presents on every SCIM request.
+
+    Only the SHA-256 digest of the token is stored. The token carries 256 random bits, so a fast
+    hash is as safe as a slow one and keeps verification cheap on a hot path. `hint` keeps the
+    first characters (the readable prefix plus four random characters) so admins can tell tokens
+    apart, and a leaked token found by a secret scanner can be matched to its row.
+
+    An organization has at most one CURRENT token, and at most one PREVIOUS token that stays
+    valid until `expires_at` so the switch in the identity provider causes no failed cycle.
+    """
+
+    class State(models.TextChoices):
+        CURRENT = "current", "Current"
+        PREVIOUS = "previous", "Previous (overlap)"
+        RETIRED = "retired", "Retired"
+
+    class RetiredReason(models.TextChoices):
+        REPLACED = "replaced", "Replaced by a new token"
+        REVOKED = "revoked", "Revoked"
+        EXPIRED = "expired", "Overlap ended"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="scim_tokens"
+    )
+    digest = models.CharField(max_length=64, unique=True)
+    hint = models.CharField(max_length=32)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.CURRENT)
+    provider = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_by_label = models.CharField(max_length=254)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    retired_reason = models.CharField(max_length=16, choices=RetiredReason.choices, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=Q(state="current"),
+                name="scim_token_one_current_per_org",
+            ),
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=Q(state="previous"),
+                name="scim_token_one_previous_per_org",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="previous") | Q(expires_at__isnull=False),
+                name="scim_token_previous_expires",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=["current", "previous", "retired"]),
+                name="scim_token_state_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hint}… ({self.get_state_display()})"
+
+    def is_valid_at(self, moment: datetime) -> bool:
+        if self.state == self.State.CURRENT:
+            return True
+        return (
+            self.state == self.State.PREVIOUS
+            and self.expires_at is not None
+            and (moment < self.expires_at)
+        )
+
+
+class ScimRequest(models.Model):
+    """One SCIM request: what the identity provider asked, and what it got back.
+
+    Written by the SCIM service for every request (bodies redacted); read by the connection
+    status on the Integrations page and by the provisioning log.
+    """
+
+    class ClientKind(models.TextChoices):
+        ENTRA_ID = "entra-id", "Microsoft Entra ID"
+        OKTA = "okta", "Okta"
+        OTHER = "scim", "Other SCIM client"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="scim_requests"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    request_id = models.CharField(max_length=64)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=512)
+    query = models.TextField(blank=True)
+    status_code = models.PositiveSmallIntegerField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    client_kind = models.CharField(
+        max_length=16, choices=ClientKind.choices, default=ClientKind.OTHER
+    )
+    resource_type = models.CharField(max_length=16, blank=True)
+    resource_id = models.CharField(max_length=64, blank=True)
+    outcome = models.CharField(max_length=300, blank=True)
+    request_body = models.TextField(blank=True)
+    response_body = models.TextField(blank=True)
+    remote_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="scim_req_org_created_idx"),
+            models.Index(
+                fields=["organization", "status_code", "-created_at"],
+                name="scim_req_org_status_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} → {self.status_code}"
+
+    @property
+    def is_error(self) -> bool:
+        return self.status_code >= 400
