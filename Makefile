@@ -32,15 +32,13 @@ $(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
 
 setup: $(STAMP) .env
 
+# SITE_URL follows HOST and PORT unless set, so printed links and the Tenant URL point here.
+run: export SITE_URL ?= http://$(HOST):$(PORT)
 run: setup
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py bootstrap_demo
 	@echo "Starting the web server (panel and SCIM) and a Celery worker with beat. Ctrl-C stops both."
-	@trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/celery -A nordpass_admin worker --beat --loglevel INFO --concurrency 2 \
-		--schedule var/celerybeat-schedule & \
-	$(BIN)/python manage.py runserver $(HOST):$(PORT) & \
-	wait
+	$(BIN)/python manage.py devserver $(HOST):$(PORT)
 
 # Browser tests drive Debian's Chromium; install it when missing and we are allowed to.
 browser:
