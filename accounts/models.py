@@ -9,6 +9,7 @@ to a `User` once the person has signed in or finished registration.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -74,6 +75,32 @@ def new_tenant_id() -> uuid.UUID:
     return uuid.uuid4()
 
 
+def casefold_key(value: str) -> str:
+    """The comparison key of a case-insensitive name (RFC 7643 `caseExact: false`).
+
+    Stored in its own indexed column so lookups and uniqueness behave the same on PostgreSQL and
+    SQLite (whose LOWER() folds ASCII only) and use a plain index.
+    """
+    return value.casefold()
+
+
+def _touch(
+    instance: models.Model, update_fields: Iterable[str] | None, name_field: str
+) -> set[str] | None:
+    """Stamp created_at/updated_at and keep `<name>_key` in the saved fields with its name."""
+    now = timezone.now()
+    if instance._state.adding:
+        instance.created_at = instance.updated_at = now  # type: ignore[attr-defined]
+        return None if update_fields is None else set(update_fields)
+    instance.updated_at = now  # type: ignore[attr-defined]
+    if update_fields is None:
+        return None
+    fields = {*update_fields, "updated_at"}
+    if name_field in fields:
+        fields.add(f"{name_field}_key")
+    return fields
+
+
 class Organization(models.Model):
     """A customer company. `tenant_id` is in the SCIM Tenant URL: random, never sequential."""
 
@@ -117,13 +144,33 @@ class Member(models.Model):
     user = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="memberships"
     )
-    email = models.EmailField(max_length=254)
+    # The SCIM `id`: random, so ids reveal nothing about other organizations or member counts.
+    scim_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # SCIM userName (unique per organization, case-insensitive); the email for panel invitations.
+    user_name = models.CharField(max_length=256)
+    user_name_key = models.CharField(max_length=256)
+    external_id = models.CharField(max_length=256, blank=True)
+    # Where invitations go: the primary work email, else userName when it is an address.
+    email = models.EmailField(max_length=254, blank=True)
     full_name = models.CharField(max_length=200, blank=True)
+    # Projections of the SCIM document, kept as columns for filtering and display.
+    display_name = models.CharField(max_length=256, blank=True)
+    given_name = models.CharField(max_length=256, blank=True)
+    family_name = models.CharField(max_length=256, blank=True)
+    formatted_name = models.CharField(max_length=512, blank=True)
+    # The enterprise extension's manager id as sent: Entra ID filters on it before updating it.
+    manager_ref = models.CharField(max_length=256, blank=True)
+    # Everything the identity provider sent, normalized (RFC 7643 attribute names), so a GET
+    # returns what was set, attributes the product does not model included.
+    scim_attributes = models.JSONField(default=dict, blank=True)
+    # Bumped on every change: SCIM meta.version and the ETag.
+    version = models.PositiveIntegerField(default=1)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.INVITED)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.PANEL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    # Set in save(): a new row gets one instant for both (SCIM meta.created == lastModified).
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
     activated_at = models.DateTimeField(null=True, blank=True)
     suspended_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
@@ -131,12 +178,16 @@ class Member(models.Model):
     class Meta:
         ordering = ["organization", "email"]
         constraints = [
-            # A deleted member keeps its history; the address can be used again by a new member.
+            # A deleted member keeps its history; the name can be used again by a new member.
             models.UniqueConstraint(
-                "organization",
-                Lower("email"),
+                fields=["organization", "user_name_key"],
                 condition=~Q(status="deleted"),
-                name="member_email_ci_unique_per_org",
+                name="member_user_name_unique_per_org",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "external_id"],
+                condition=~Q(status="deleted") & ~Q(external_id=""),
+                name="member_external_id_unique_per_org",
             ),
             models.UniqueConstraint(
                 fields=["organization", "user"],
@@ -153,44 +204,91 @@ class Member(models.Model):
         ]
         indexes = [
             models.Index(fields=["organization", "status"], name="member_org_status_idx"),
+            models.Index(fields=["organization", "email"], name="member_org_email_idx"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.email} ({self.organization})"
+        return f"{self.user_name} ({self.organization})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Derived values only (not business logic): the unique key follows the name, and the
+        # timestamps follow the write.
+        self.user_name_key = casefold_key(self.user_name)
+        kwargs["update_fields"] = _touch(self, kwargs.get("update_fields"), "user_name")
+        super().save(*args, **kwargs)
 
     @property
     def is_admin(self) -> bool:
         return self.role in self.ADMIN_ROLES and self.status == self.Status.ACTIVE
 
     @property
-    def display_name(self) -> str:
-        return self.full_name or self.email
+    def label(self) -> str:
+        """How the panel names this person."""
+        return self.full_name or self.email or self.user_name
+
+    @property
+    def scim_active(self) -> bool:
+        """SCIM `active`: an invited member is reported active (the IdP asked for an active
+        account; reporting false makes Entra ID and Okta loop trying to reactivate it)."""
+        return self.status in (self.Status.INVITED, self.Status.ACTIVE)
+
+
+class MemberEmail(models.Model):
+    """A member's SCIM `emails` entries, kept as rows so filters such as
+    `emails[type eq "work"].value eq "x"` run in the database (the document holds the same)."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="emails")
+    value = models.CharField(max_length=320)
+    value_key = models.CharField(max_length=320)
+    type = models.CharField(max_length=64, blank=True)
+    primary = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["value_key"], name="member_email_value_idx")]
+
+    def __str__(self) -> str:
+        return self.value
 
 
 class Group(models.Model):
     """A group of members, usually pushed by the identity provider."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="groups")
+    scim_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     display_name = models.CharField(max_length=256)
+    display_name_key = models.CharField(max_length=256)
+    external_id = models.CharField(max_length=256, blank=True)
     source = models.CharField(
         max_length=16, choices=Member.Source.choices, default=Member.Source.PANEL
     )
+    scim_attributes = models.JSONField(default=dict, blank=True)
+    version = models.PositiveIntegerField(default=1)
     members: models.ManyToManyField[Member, GroupMembership] = models.ManyToManyField(
         Member, through="GroupMembership", related_name="groups"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["organization", "display_name"]
         constraints = [
             models.UniqueConstraint(
-                "organization", Lower("display_name"), name="group_name_ci_unique_per_org"
+                fields=["organization", "display_name_key"], name="group_name_unique_per_org"
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "external_id"],
+                condition=~Q(external_id=""),
+                name="group_external_id_unique_per_org",
             ),
         ]
 
     def __str__(self) -> str:
         return self.display_name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.display_name_key = casefold_key(self.display_name)
+        kwargs["update_fields"] = _touch(self, kwargs.get("update_fields"), "display_name")
+        super().save(*args, **kwargs)
 
 
 class GroupMembership(models.Model):

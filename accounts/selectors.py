@@ -38,8 +38,12 @@ def member_list(
         # Deleted members stay for the audit trail but are not part of the directory by default.
         members = members.exclude(status=Member.Status.DELETED)
     if search:
-        members = members.filter(Q(email__icontains=search) | Q(full_name__icontains=search))
-    return members.order_by("email", "id")
+        members = members.filter(
+            Q(user_name__icontains=search)
+            | Q(email__icontains=search)
+            | Q(full_name__icontains=search)
+        )
+    return members.order_by("user_name_key", "id")
 
 
 def pending_invitations(organization: Organization) -> QuerySet[Member]:

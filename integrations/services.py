@@ -18,7 +18,7 @@ from django.utils.crypto import constant_time_compare
 from accounts.audit import Actor, audit_log_record
 from accounts.models import Organization
 from integrations import tokens
-from integrations.models import ScimToken
+from integrations.models import ScimRequest, ScimToken
 
 # Longest overlap an admin may choose: enough for a change window, short enough to limit exposure.
 MAX_OVERLAP = timedelta(days=7)
@@ -197,3 +197,60 @@ def scim_tokens_expire_overlaps() -> int:
             )
         expired += 1
     return expired
+
+
+def _truncate(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"… [{len(text) - limit} more characters not kept]"
+
+
+def scim_request_record(
+    *,
+    organization: Organization,
+    request_id: str,
+    method: str,
+    path: str,
+    query: str,
+    status_code: int,
+    duration_ms: int,
+    client_kind: str,
+    resource_type: str = "",
+    resource_id: str = "",
+    outcome: str = "",
+    request_body: str = "",
+    response_body: str = "",
+    remote_ip: str | None = None,
+) -> ScimRequest:
+    """Keep one SCIM request in the provisioning log. Bodies arrive already redacted."""
+    limit = settings.SCIM_LOG_BODY_BYTES
+    return ScimRequest.objects.create(
+        organization=organization,
+        request_id=request_id,
+        method=method[:8],
+        path=path[:512],
+        query=_truncate(query, 2048),
+        status_code=status_code,
+        duration_ms=duration_ms,
+        client_kind=client_kind,
+        resource_type=resource_type[:16],
+        resource_id=resource_id[:64],
+        outcome=outcome[:300],
+        request_body=_truncate(request_body, limit),
+        response_body=_truncate(response_body, limit),
+        remote_ip=remote_ip,
+    )
+
+
+def scim_request_log_prune(*, now: datetime | None = None) -> int:
+    """Delete provisioning-log entries older than SCIM_LOG_RETENTION_DAYS, in batches so a large
+    backlog never holds a long lock."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.SCIM_LOG_RETENTION_DAYS)
+    deleted = 0
+    while True:
+        batch = list(
+            ScimRequest.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:5000]
+        )
+        if not batch:
+            return deleted
+        deleted += ScimRequest.objects.filter(pk__in=batch).delete()[0]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -192,9 +193,53 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.expire_scim_token_overlaps",
         "schedule": 300.0,
     },
+    "prune-scim-request-log": {
+        "task": "integrations.prune_scim_request_log",
+        "schedule": 3600.0,
+    },
 }
 # How long /readyz waits for the broker before calling it unreachable.
 BROKER_HEALTH_TIMEOUT = env.float("BROKER_HEALTH_TIMEOUT", default=2.0)
+
+# --- SCIM (django-scim2's hooks; the product's SCIM layer lives in integrations/scim/) -------
+_site = urlsplit(SITE_URL)
+SCIM_SERVICE_PROVIDER = {
+    "SCHEME": _site.scheme,
+    "NETLOC": _site.netloc,
+    "AUTHENTICATION_SCHEMES": [
+        {
+            "type": "oauthbearertoken",
+            "name": "OAuth Bearer Token",
+            "description": "The secret token from the panel's Integrations page, sent as "
+            "'Authorization: Bearer <token>'.",
+            "primary": True,
+        }
+    ],
+    "USER_MODEL_GETTER": "integrations.scim.users.member_model",
+    "USER_ADAPTER": "integrations.scim.users.ScimUser",
+    "GROUP_MODEL": "accounts.models.Group",
+    "GROUP_ADAPTER": "integrations.scim.groups.ScimGroup",
+    "USER_FILTER_PARSER": "integrations.scim.filters.MemberFilterQuery",
+    "GROUP_FILTER_PARSER": "integrations.scim.filters.GroupFilterQuery",
+    "SERVICE_PROVIDER_CONFIG_MODEL": "integrations.scim.discovery.ServiceProviderConfig",
+    "BASE_LOCATION_GETTER": "integrations.scim.tenancy.tenant_base_location",
+    "GET_EXTRA_MODEL_FILTER_KWARGS_GETTER": "integrations.scim.tenancy.tenant_filter_kwargs_getter",
+    "GET_EXTRA_MODEL_EXCLUDE_KWARGS_GETTER": (
+        "integrations.scim.tenancy.removed_exclude_kwargs_getter"
+    ),
+    "AUTH_CHECK_MIDDLEWARE": "integrations.scim.middleware.ScimRequestMiddleware",
+    "SCHEMAS_GETTER": "integrations.scim.discovery.default_schemas",
+    "WWW_AUTHENTICATE_HEADER": 'Bearer realm="scim"',
+    "EXPOSE_SCIM_EXCEPTIONS": False,
+}
+# Largest SCIM request body accepted (bytes); larger ones get 413.
+SCIM_MAX_BODY_BYTES = env.int("SCIM_MAX_BODY_BYTES", default=1024 * 1024)
+# Most resources one list or search response returns (RFC 7644 filter.maxResults).
+SCIM_MAX_RESULTS = env.int("SCIM_MAX_RESULTS", default=1000)
+# Days the provisioning log keeps SCIM requests.
+SCIM_LOG_RETENTION_DAYS = env.int("SCIM_LOG_RETENTION_DAYS", default=30)
+# Bytes of each request and response body kept in the provisioning log.
+SCIM_LOG_BODY_BYTES = env.int("SCIM_LOG_BODY_BYTES", default=16 * 1024)
 
 # --- Security -------------------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = (

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from accounts import views as account_views
 from nordpass_admin import health
@@ -28,5 +28,7 @@ urlpatterns = [
     ),
     path("", include("accounts.urls")),
     path("integrations/", include("integrations.urls")),
+    # The Tenant URL: {SITE_URL}/scim/v2/{tenant id}. The tenant is checked with the token.
+    re_path(r"^scim/v2/(?P<tenant_id>[^/]+)/?", include("integrations.scim.urls")),
     path("django-admin/", admin.site.urls),
 ]

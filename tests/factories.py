@@ -34,6 +34,7 @@ class MemberFactory(factory.django.DjangoModelFactory):
     organization = factory.SubFactory(OrganizationFactory)
     user = None
     email = factory.Sequence(lambda n: f"member{n}@example.com")
+    user_name = factory.SelfAttribute("email")
     full_name = factory.Faker("name")
     role = Member.Role.MEMBER
     status = Member.Status.INVITED

@@ -28,13 +28,23 @@ def test_user_is_found_by_email_in_any_case():
     assert User.objects.get_by_natural_key("ALICE@example.COM") == user
 
 
-def test_member_email_is_unique_per_organization_whatever_its_case():
+def test_member_user_name_is_unique_per_organization_whatever_its_case():
     # given
     organization = OrganizationFactory()
-    MemberFactory(organization=organization, email="bob@example.com")
-    # when / then
+    MemberFactory(organization=organization, user_name="Straße@example.com")
+    # when / then: compared case-insensitively, Unicode included, on every database
     with pytest.raises(IntegrityError), transaction.atomic():
-        MemberFactory(organization=organization, email="BOB@example.com")
+        MemberFactory(organization=organization, user_name="STRASSE@example.com")
+
+
+def test_member_external_id_is_unique_per_organization_when_set():
+    organization = OrganizationFactory()
+    MemberFactory(organization=organization, external_id="")
+    MemberFactory(organization=organization, external_id="")
+    MemberFactory(organization=organization, external_id="abc")
+    MemberFactory(external_id="abc")  # another organization
+    with pytest.raises(IntegrityError), transaction.atomic():
+        MemberFactory(organization=organization, external_id="abc")
 
 
 def test_two_organizations_hold_the_same_email_independently():
@@ -48,17 +58,15 @@ def test_two_organizations_hold_the_same_email_independently():
     assert [m.full_name for m in selectors.member_list(second)] == ["Carol Second"]
 
 
-def test_a_deleted_member_frees_the_address_for_a_new_member():
+def test_a_deleted_member_frees_the_user_name_for_a_new_member():
     # given
     organization = OrganizationFactory()
-    MemberFactory(organization=organization, email="dan@example.com", status=Member.Status.DELETED)
+    MemberFactory(organization=organization, user_name="dan@example.com", status="deleted")
     # when
-    fresh = MemberFactory(organization=organization, email="dan@example.com")
+    fresh = MemberFactory(organization=organization, user_name="Dan@example.com")
     # then
-    assert (
-        Member.objects.filter(organization=organization, email__iexact="dan@example.com").count()
-        == 2
-    )
+    matching = Member.objects.filter(organization=organization, user_name_key="dan@example.com")
+    assert matching.count() == 2
     assert fresh.status == Member.Status.INVITED
 
 

@@ -1,8 +1,4 @@
-"""Every write to organizations, users and members goes through these functions.
-
-Views, management commands, SCIM adapters and tasks call them, so a change made from the panel and
-the same change pushed by the identity provider have identical effects, audit row included.
-"""
+"""Organizations and their first owner."""
 
 from __future__ import annotations
 
@@ -83,6 +79,7 @@ def organization_create(
         member = Member.objects.create(
             organization=organization,
             user=owner,
+            user_name=owner.email,
             email=owner.email,
             full_name=owner.full_name,
             role=Member.Role.OWNER,

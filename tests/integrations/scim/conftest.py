@@ -1,0 +1,103 @@
+"""A SCIM client for black-box tests: real requests through the whole stack with a real token."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from accounts.audit import Actor
+from accounts.models import Organization
+from integrations import services
+from tests.factories import OrganizationFactory
+
+
+@dataclass
+class ScimResponse:
+    status: int
+    headers: Any
+    body: Any
+    raw: bytes
+
+    @property
+    def json(self) -> Any:
+        return self.body
+
+
+class ScimClient:
+    """Talks to one organization's Tenant URL as an identity provider would."""
+
+    def __init__(self, organization: Organization, token: str, *, user_agent: str = "") -> None:
+        self.organization = organization
+        self.token = token
+        self.base = f"/scim/v2/{organization.tenant_id}"
+        self.client = Client()
+        self.user_agent = user_agent
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        token: str | None = None,
+        content_type: str = "application/scim+json",
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> ScimResponse:
+        extra: dict[str, str] = {}
+        bearer = self.token if token is None else token
+        if bearer:
+            extra["HTTP_AUTHORIZATION"] = f"Bearer {bearer}"
+        if self.user_agent:
+            extra["HTTP_USER_AGENT"] = self.user_agent
+        for name, value in (headers or {}).items():
+            extra["HTTP_" + name.upper().replace("-", "_")] = value
+        data: Any = raw if raw is not None else (json.dumps(body) if body is not None else "")
+        url = path if path.startswith("/scim/") else self.base + path
+        response = self.client.generic(method, url, data=data, content_type=content_type, **extra)
+        content = response.content
+        try:
+            parsed = json.loads(content) if content else None
+        except ValueError:
+            parsed = None
+        return ScimResponse(response.status_code, response.headers, parsed, content)
+
+    def get(self, path: str, **kwargs: Any) -> ScimResponse:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, body: Any = None, **kwargs: Any) -> ScimResponse:
+        return self.request("POST", path, body, **kwargs)
+
+    def put(self, path: str, body: Any = None, **kwargs: Any) -> ScimResponse:
+        return self.request("PUT", path, body, **kwargs)
+
+    def patch(self, path: str, body: Any = None, **kwargs: Any) -> ScimResponse:
+        return self.request("PATCH", path, body, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> ScimResponse:
+        return self.request("DELETE", path, **kwargs)
+
+
+def scim_client_for(organization: Organization, **kwargs: Any) -> ScimClient:
+    issued = services.scim_token_issue(organization=organization, actor=Actor.system("tests"))
+    return ScimClient(organization, issued.secret, **kwargs)
+
+
+@pytest.fixture
+def organization(db) -> Organization:
+    return OrganizationFactory(name="Contoso", slug="contoso")
+
+
+@pytest.fixture
+def scim(organization) -> ScimClient:
+    return scim_client_for(organization)
+
+
+@pytest.fixture
+def other_scim(db) -> ScimClient:
+    """Another organization, with its own token: for cross-tenant attempts."""
+    return scim_client_for(OrganizationFactory(name="Fabrikam", slug="fabrikam"))
