@@ -5,7 +5,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
 from accounts.models import Member, User
-from accounts.selectors import active_memberships
+from accounts.selectors import INVITATION_FILTERS, active_memberships
 
 
 class SignInForm(AuthenticationForm):
@@ -35,7 +35,49 @@ class SwitchOrganizationForm(forms.Form):
 class MemberSearchForm(forms.Form):
     label_suffix = ""
 
+    invitation = forms.ChoiceField(
+        required=False,
+        label="Invitation",
+        choices=[("", "Any"), *INVITATION_FILTERS],
+    )
     q = forms.CharField(required=False, max_length=200, label="Search")
     status = forms.ChoiceField(
         required=False, label="Status", choices=[("", "All but deleted"), *Member.Status.choices]
+    )
+
+
+class RegistrationForm(forms.Form):
+    """Choose a password for the account an invitation created."""
+
+    full_name = forms.CharField(
+        label="Your name",
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label="Repeat the password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self) -> dict[str, object]:
+        cleaned = super().clean() or {}
+        if cleaned.get("password1") and cleaned.get("password1") != cleaned.get("password2"):
+            self.add_error("password2", "The two passwords do not match.")
+        return cleaned
+
+
+class ExistingAccountForm(forms.Form):
+    """The address already has an account (in another organization): prove it is yours."""
+
+    password = forms.CharField(
+        label="Your current password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )

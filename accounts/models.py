@@ -104,9 +104,19 @@ def _touch(
 class Organization(models.Model):
     """A customer company. `tenant_id` is in the SCIM Tenant URL: random, never sequential."""
 
+    class InvitationPolicy(models.TextChoices):
+        AUTOMATIC = "automatic", "Send invitations automatically"
+        MANUAL = "manual", "Stage members until an admin invites them"
+
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=60, unique=True)
     tenant_id = models.UUIDField(default=new_tenant_id, unique=True, editable=False)
+    invitation_policy = models.CharField(
+        max_length=16, choices=InvitationPolicy.choices, default=InvitationPolicy.AUTOMATIC
+    )
+    invitation_ttl_days = models.PositiveSmallIntegerField(
+        default=7, help_text="Days an invitation link stays valid."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -303,6 +313,73 @@ class GroupMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} in {self.group_id}"
+
+
+class Invitation(models.Model):
+    """One invitation email to a member, with its delivery state.
+
+    The link's token is never stored: it is an HMAC of the invitation and its `nonce` under the
+    server's secret key, so the Celery worker can rebuild the link from the id it is given, and
+    the database only holds the token's digest for lookups. A resend makes a new invitation (new
+    nonce) and revokes the old one, so only the newest link works.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        ACCEPTED = "accepted", "Accepted"
+        EXPIRED = "expired", "Expired"
+        REVOKED = "revoked", "Revoked"
+
+    OPEN_STATUSES: ClassVar[tuple[str, ...]] = (
+        Status.PENDING,
+        Status.SENDING,
+        Status.SENT,
+        Status.FAILED,
+    )
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="invitations"
+    )
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(max_length=254)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    nonce = models.CharField(max_length=64)
+    token_digest = models.CharField(max_length=64, unique=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    provider_message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One live invitation per member: a resend revokes the previous one first.
+            models.UniqueConstraint(
+                fields=["member"],
+                condition=Q(status__in=["pending", "sending", "sent", "failed"]),
+                name="invitation_one_open_per_member",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="invitation_status_idx"),
+            models.Index(fields=["organization", "status"], name="invitation_org_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invitation to {self.email} ({self.get_status_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
 
 
 class AuditLogEntry(models.Model):

@@ -97,10 +97,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+    # The test database is a file, not memory, so end-to-end tests can share it with a real
+    # Celery worker process.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (rate limits) --------------------------------------------------------------------------
+# Per-process memory by default; set CACHE_URL=redis://... so several web workers share limits.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 # --- Authentication -------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -197,6 +204,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.prune_scim_request_log",
         "schedule": 3600.0,
     },
+    "invitation-sweep": {
+        "task": "accounts.invitation_sweep",
+        "schedule": 60.0,
+    },
 }
 # How long /readyz waits for the broker before calling it unreachable.
 BROKER_HEALTH_TIMEOUT = env.float("BROKER_HEALTH_TIMEOUT", default=2.0)
@@ -240,6 +251,21 @@ SCIM_MAX_RESULTS = env.int("SCIM_MAX_RESULTS", default=1000)
 SCIM_LOG_RETENTION_DAYS = env.int("SCIM_LOG_RETENTION_DAYS", default=30)
 # Bytes of each request and response body kept in the provisioning log.
 SCIM_LOG_BODY_BYTES = env.int("SCIM_LOG_BODY_BYTES", default=16 * 1024)
+
+# --- Invitations ----------------------------------------------------------------------------------
+# Delivery attempts before an invitation is marked failed (it can then be resent from the panel).
+INVITATION_MAX_ATTEMPTS = env.int("INVITATION_MAX_ATTEMPTS", default=5)
+# First retry delay in seconds; each later retry waits twice as long.
+INVITATION_RETRY_BASE_SECONDS = env.int("INVITATION_RETRY_BASE_SECONDS", default=30)
+# The sweep re-enqueues a pending invitation whose last attempt is older than this (seconds).
+INVITATION_RETRY_AFTER = env.int("INVITATION_RETRY_AFTER", default=600)
+# A send that has not finished after this many seconds is taken as lost with its worker.
+INVITATION_SENDING_TIMEOUT = env.int("INVITATION_SENDING_TIMEOUT", default=900)
+# One reminder this many hours before the link expires (0 turns reminders off).
+INVITATION_REMINDER_HOURS = env.int("INVITATION_REMINDER_HOURS", default=48)
+# Registration page: attempts per client address per window.
+REGISTRATION_RATE_LIMIT = env.int("REGISTRATION_RATE_LIMIT", default=20)
+REGISTRATION_RATE_WINDOW = env.int("REGISTRATION_RATE_WINDOW", default=600)
 
 # --- Security -------------------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = (

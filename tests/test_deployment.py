@@ -63,6 +63,9 @@ def test_app_services_set_only_variables_the_settings_read(service):
     environment = SERVICES[service]["environment"]
     source = settings_source()
     for name in environment:
+        if name.startswith("ANYMAIL_"):  # settings.py maps every ANYMAIL_* variable
+            assert 'startswith("ANYMAIL_")' in source
+            continue
         assert f'"{name}"' in source, f"{service} sets {name}, which settings.py never reads"
     assert environment["DATABASE_URL"].startswith("postgres://")
     assert environment["CELERY_BROKER_URL"].startswith("redis://redis:")

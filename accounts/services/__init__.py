@@ -10,6 +10,11 @@ from accounts.services.groups import (
     group_members_change,
     group_update,
 )
+from accounts.services.invitations import (
+    invitation_accept,
+    invitation_create,
+    invitation_revoke,
+)
 from accounts.services.members import (
     EmailAddress,
     MemberProfile,
@@ -27,6 +32,9 @@ __all__ = [
     "group_delete",
     "group_members_change",
     "group_update",
+    "invitation_accept",
+    "invitation_create",
+    "invitation_revoke",
     "member_provision",
     "member_remove",
     "member_set_active",

@@ -20,6 +20,11 @@ from django.utils import timezone
 from accounts.audit import Actor, audit_log_record
 from accounts.exceptions import AlreadyExists, InvalidInput
 from accounts.models import GroupMembership, Member, MemberEmail, Organization, casefold_key
+from accounts.services.invitations import (
+    invitation_address_changed,
+    invitation_for_new_member,
+    invitations_revoke_for_member,
+)
 
 # Columns a profile sets; compared to decide whether anything changed and recorded in the audit.
 PROFILE_FIELDS = (
@@ -167,6 +172,8 @@ def member_provision(
             target_label=member.user_name,
             after={**_profile_values(profile), "status": member.status},
         )
+        # In the same transaction; the email itself is sent by a worker after commit.
+        invitation_for_new_member(member=member, actor=actor)
     return member
 
 
@@ -219,6 +226,8 @@ def member_update_profile(*, member: Member, profile: MemberProfile, actor: Acto
             | ({"source": "idp"} if adopted else {})
             | ({"attributes": "changed"} if attributes_changed else {}),
         )
+        if "email" in changed_fields:
+            invitation_address_changed(member=member, actor=actor)
     return True
 
 
@@ -254,6 +263,11 @@ def member_set_active(*, member: Member, active: bool, actor: Actor) -> bool:
             before={"status": before},
             after={"status": new_status},
         )
+        if new_status == Member.Status.SUSPENDED:
+            invitations_revoke_for_member(member=member)
+        else:
+            # Someone who never registered gets a fresh link; someone who did gets nothing.
+            invitation_for_new_member(member=member, actor=actor)
     return True
 
 
@@ -267,6 +281,7 @@ def member_remove(*, member: Member, actor: Actor) -> None:
     with transaction.atomic():
         before = member.status
         removed_from = GroupMembership.objects.filter(member=member).delete()[0]
+        invitations_revoke_for_member(member=member)
         member.status = Member.Status.DELETED
         member.deleted_at = timezone.now()
         member.version = F("version") + 1

@@ -7,7 +7,9 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
+from accounts.audit import Actor
 from accounts.models import Member
+from accounts.services import invitation_create
 from tests.conftest import signed_in_client
 from tests.factories import (
     DEFAULT_PASSWORD,
@@ -109,10 +111,14 @@ def test_a_member_suspended_mid_session_is_locked_out_at_once():
 def test_dashboard_counts_members_by_status_and_lists_pending_invitations(owner, owner_client):
     # given
     organization = owner.organization
-    MemberFactory.create_batch(3, organization=organization, status=Member.Status.INVITED)
+    actor = Actor.for_user(owner.user)
+    for member in MemberFactory.create_batch(3, organization=organization):
+        invitation_create(member=member, actor=actor)
     MemberFactory(organization=organization, status=Member.Status.SUSPENDED)
     pending = MemberFactory(organization=organization, email="newbie@example.com")
-    MemberFactory.create_batch(4, status=Member.Status.INVITED)  # another organization
+    invitation_create(member=pending, actor=actor)
+    for member in MemberFactory.create_batch(4):  # another organization
+        invitation_create(member=member, actor=actor)
     # when
     response = owner_client.get("/")
     # then

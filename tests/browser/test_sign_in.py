@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from accounts.audit import Actor
 from accounts.models import Member
+from accounts.services import invitation_create
 from tests.browser.conftest import screenshot
 from tests.factories import DEFAULT_PASSWORD, MemberFactory, OwnerFactory
 
@@ -12,7 +14,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_owner_signs_in_and_reaches_the_dashboard_and_users_page(page):
     # given
     owner = OwnerFactory(organization__name="Acme Corp", email="owner@acme.test")
-    MemberFactory(organization=owner.organization, email="new.hire@acme.test", full_name="New Hire")
+    new_hire = MemberFactory(
+        organization=owner.organization, email="new.hire@acme.test", full_name="New Hire"
+    )
+    invitation_create(member=new_hire, actor=Actor.system())
     MemberFactory(organization=owner.organization, status=Member.Status.SUSPENDED)
     # when
     page.goto("/")
