@@ -745,11 +745,24 @@ class _Boolean(_BooleanBase):
 
 class _Active(_BooleanBase):
     """User `active` (RFC 7643 §4.1.1), derived from the member's status: an invited member is
-    reported active (see `Member.scim_active`), a suspended one inactive. `active eq false` is
-    the exact negation of `active eq true`; deleted members are excluded by the caller."""
+    reported active (see `Member.scim_active`), a suspended one inactive; deleted members are
+    excluded by the caller. A PATCH `remove` leaves it unassigned (`"active": null` in the stored
+    document, see `integrations.scim.users`): such a member has no value, so it matches neither
+    `eq true` nor `eq false`, only `ne` and `eq null`, like any absent attribute."""
+
+    def present(self) -> Q:
+        return ~Q(scim_attributes__has_key="active")
+
+    def absent(self) -> Q:
+        return ~self.present()
 
     def is_true(self) -> Q:
         return Q(status__in=[Member.Status.INVITED, Member.Status.ACTIVE])
+
+    def compare_checked(self, name: str, comparison_operator: Operator, value: FilterValue) -> Q:
+        status = self.is_true() if _require_boolean(name, value) else ~self.is_true()
+        equal = status & self.present()
+        return equal if comparison_operator is Operator.EQ else ~equal
 
 
 _DATETIME_RE = re.compile(
@@ -956,6 +969,14 @@ class _Scope:
                 raise self.unknown(path)
             prefix, attributes = f"{extension[0]}:", extension[1]
         found = _case_insensitive_get(attributes, path.attribute)
+        if found is None and path.schema is None:
+            # RFC 7644 §3.10 lets a client leave out the URN when the name is unambiguous;
+            # Entra ID's manager check does (`manager eq "<id>"`).
+            for urn, extension_attributes in self.extensions.items():
+                found = _case_insensitive_get(extension_attributes, path.attribute)
+                if found is not None:
+                    prefix = f"{urn}:"
+                    break
         if found is None:
             raise self.unknown(path)
         name, attribute = found

@@ -20,7 +20,7 @@ from integrations.scim.errors import InvalidValue, Uniqueness
 from integrations.scim.responses import etag_for
 from integrations.scim.schema import normalize_resource
 from integrations.scim.tenancy import tenant_base_location
-from integrations.scim.users import identity_provider
+from integrations.scim.users import check_length, identity_provider
 
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 SERVER_OWNED = ("id", "meta", "members")
@@ -42,6 +42,16 @@ def member_references(group: Group, base: str) -> list[dict[str, str]]:
         }
         for scim_id, full_name, user_name in rows
     ]
+
+
+def _check_lengths(document: dict[str, Any]) -> None:
+    for label, column, folded in (
+        ("displayName", "display_name", True),
+        ("externalId", "external_id", False),
+    ):
+        value = document.get(label)
+        if isinstance(value, str):
+            check_length(value.strip(), model=Group, column=column, label=label, folded=folded)
 
 
 def member_ids(entries: list[Any]) -> list[str]:
@@ -116,6 +126,7 @@ class ScimGroup(SCIMMixin):
         members = member_ids(document.get("members", []))
         stored = {key: value for key, value in document.items() if key not in SERVER_OWNED}
         if self.obj.pk is None:
+            _check_lengths(document)
             organization: Organization = self.obj.organization
             self._run(
                 lambda: group_create(
@@ -138,6 +149,7 @@ class ScimGroup(SCIMMixin):
         remove: list[str] = (),  # type: ignore[assignment]
         replace_members: list[str] | None = None,
     ) -> bool:
+        _check_lengths(stored)
         actor = identity_provider(self._request)
         group: Group = self.obj
 

@@ -842,6 +842,8 @@ class _Patcher:
         if not isinstance(value, dict):
             raise InvalidValue(f"'{target.extension}' must be an object.")
         for name, item in value.items():
+            if name.lower() == "schemas":
+                continue  # names the extension itself, as in a path-less value: no attribute
             path = f"{target.extension}:{name}"
             self._apply_path(op, path, item, has_value=True, pathless=False)
 

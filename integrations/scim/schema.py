@@ -508,7 +508,10 @@ def normalize_resource(resource_type: ResourceType, payload: object) -> dict[str
             if not isinstance(value, dict):
                 raise InvalidValue(f"Extension '{urn}' must be an object.")
             for sub_key, sub_value in value.items():
-                _ci_set(bucket, sub_key, sub_value)
+                # `schemas` belongs to the resource (RFC 7643 §3), never inside an extension;
+                # a serializer that dumps the extension on its own may still put it there.
+                if sub_key.lower() != "schemas":
+                    _ci_set(bucket, sub_key, sub_value)
 
     result: dict[str, Any] = {"schemas": [core.id]}
     result.update(_normalize_core(resource_type, raw_core))

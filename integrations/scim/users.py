@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import copy
 from typing import Any
+from urllib.parse import quote
 
+from django.db.models import Model
 from django.http import HttpRequest
 from django_scim.adapters import SCIMMixin
 
 from accounts.audit import Actor
 from accounts.exceptions import AccountsError, AlreadyExists
-from accounts.models import Member, Organization
+from accounts.models import Member, MemberEmail, Organization, casefold_key
 from accounts.services import (
     EmailAddress,
     MemberProfile,
@@ -34,6 +36,9 @@ USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 # Attributes the server owns: never stored in the document, always computed on output.
 SERVER_OWNED = ("id", "meta", "groups", "active", "password")
+# `active` comes from the member's status, so it is not stored; a stored `"active": null` records
+# that the identity provider removed it (RFC 7644 §3.5.2.2: the attribute is then unassigned).
+ACTIVE = "active"
 
 
 def member_model() -> type[Member]:
@@ -53,7 +58,41 @@ def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def profile_from_document(document: dict[str, Any]) -> MemberProfile:
+def check_length(
+    value: str, *, model: type[Model], column: str, label: str, folded: bool = False
+) -> None:
+    """Refuse a value longer than the column that keeps it, naming the attribute (invalidValue).
+
+    RFC 7643 sets no length on strings, the database does: PostgreSQL refuses a longer value,
+    which would be a 500, where SQLite would keep it, and a truncated value would break Entra's
+    rule to store values exactly as sent (scim-notes §2). A `folded` name is also stored
+    case-folded in a `<column>_key` of the same size, and folding can lengthen it ("ß": "ss").
+    """
+    limit = getattr(model._meta.get_field(column), "max_length", None)
+    length = max(len(value), len(casefold_key(value))) if folded else len(value)
+    if isinstance(limit, int) and length > limit:
+        raise InvalidValue(f"Attribute '{label}' is longer than {limit} characters.")
+
+
+def _check_lengths(profile: MemberProfile) -> None:
+    check_length(profile.user_name, model=Member, column="user_name", label="userName", folded=True)
+    for label, column, value in (
+        ("externalId", "external_id", profile.external_id),
+        ("displayName", "display_name", profile.display_name),
+        ("name.givenName", "given_name", profile.given_name),
+        ("name.familyName", "family_name", profile.family_name),
+        ("name.formatted", "formatted_name", profile.formatted_name),
+        (f"{ENTERPRISE_SCHEMA}:manager.value", "manager_ref", profile.manager_ref),
+    ):
+        check_length(value, model=Member, column=column, label=label)
+    for email in profile.emails:
+        check_length(email.value, model=MemberEmail, column="value", label="emails.value")
+        check_length(email.type, model=MemberEmail, column="type", label="emails.type")
+
+
+def profile_from_document(
+    document: dict[str, Any], *, active_unassigned: bool = False
+) -> MemberProfile:
     raw_name = document.get("name")
     name: dict[str, Any] = raw_name if isinstance(raw_name, dict) else {}
     emails = tuple(
@@ -68,6 +107,8 @@ def profile_from_document(document: dict[str, Any]) -> MemberProfile:
         and entry["value"].strip()
     )
     stored = {key: value for key, value in document.items() if key not in SERVER_OWNED}
+    if active_unassigned:
+        stored[ACTIVE] = None
     enterprise = document.get(ENTERPRISE_SCHEMA)
     manager = enterprise.get("manager") if isinstance(enterprise, dict) else None
     return MemberProfile(
@@ -105,6 +146,11 @@ class ScimUser(SCIMMixin):
     def etag(self) -> str:
         return etag_for(self.obj.version)
 
+    @property
+    def active_assigned(self) -> bool:
+        """Whether `active` has a value: always, unless the identity provider removed it."""
+        return ACTIVE not in self.obj.scim_attributes
+
     def current_document(self) -> dict[str, Any]:
         """The member as a SCIM document without server-owned attributes.
 
@@ -122,6 +168,7 @@ class ScimUser(SCIMMixin):
                 document["displayName"] = member.full_name
             if member.email:
                 document["emails"] = [{"value": member.email, "type": "work", "primary": True}]
+        document.pop(ACTIVE, None)
         document["userName"] = member.user_name
         return document
 
@@ -133,7 +180,9 @@ class ScimUser(SCIMMixin):
             schemas = [USER_SCHEMA, *schemas]
         result: dict[str, Any] = {"schemas": schemas, "id": self.id}
         result.update(document)
-        result["active"] = member.scim_active
+        self._add_manager_reference(result)
+        if self.active_assigned:
+            result["active"] = member.scim_active
         if groups is not None:
             result["groups"] = groups
         result["meta"] = {
@@ -145,6 +194,21 @@ class ScimUser(SCIMMixin):
         }
         return result
 
+    def _add_manager_reference(self, result: dict[str, Any]) -> None:
+        """`$ref` of the enterprise manager (RFC 7643 §4.3), derived from its id like a member's.
+
+        The stored manager is only its id (Entra sends nothing else, scim-notes §4.8); the URI
+        is this tenant's location of that id, whatever `$ref` the client sent.
+        """
+        enterprise = result.get(ENTERPRISE_SCHEMA)
+        if not isinstance(enterprise, dict):
+            return
+        manager = enterprise.get("manager")
+        if not isinstance(manager, dict) or not isinstance(manager.get("value"), str):
+            return
+        reference = f"{tenant_base_location(self.request)}/Users/{quote(manager['value'], safe='')}"
+        result[ENTERPRISE_SCHEMA] = {**enterprise, "manager": {**manager, "$ref": reference}}
+
     def from_dict(self, d: dict[str, Any]) -> None:
         self.document = normalize_resource("User", d)
 
@@ -153,12 +217,22 @@ class ScimUser(SCIMMixin):
             raise RuntimeError("from_dict() must run before save()")
         self.apply(self.document)
 
-    def apply(self, document: dict[str, Any]) -> bool:
-        """Create or update the member from a normalized document; returns whether it changed."""
-        active = document.get("active", True)
-        if not isinstance(active, bool):
+    def apply(self, document: dict[str, Any], *, absent_active_is_unassigned: bool = False) -> bool:
+        """Create or update the member from a normalized document; returns whether it changed.
+
+        Without `active`, a POST or PUT gets the default, true (RFC 7644 §3.5.1 lets the service
+        provider assign one). After a PATCH, a document without `active` means it was removed:
+        it becomes unassigned (RFC 7644 §3.5.2.2) and the member's status is left as it was,
+        so removing the attribute neither suspends nor reactivates anyone.
+        """
+        active = document.get("active")
+        unassigned = active is None and absent_active_is_unassigned
+        if active is None and not unassigned:
+            active = True
+        if not unassigned and not isinstance(active, bool):
             raise InvalidValue("active must be a boolean.")
-        profile = profile_from_document(document)
+        profile = profile_from_document(document, active_unassigned=unassigned)
+        _check_lengths(profile)
         actor = identity_provider(self._request)
         try:
             if self.obj.pk is None:
@@ -168,7 +242,8 @@ class ScimUser(SCIMMixin):
                 )
                 return True
             changed = member_update_profile(member=self.obj, profile=profile, actor=actor)
-            changed = member_set_active(member=self.obj, active=active, actor=actor) or changed
+            if isinstance(active, bool):
+                changed = member_set_active(member=self.obj, active=active, actor=actor) or changed
         except AlreadyExists as exc:
             raise Uniqueness(str(exc)) from exc
         except AccountsError as exc:

@@ -358,12 +358,13 @@ class UsersView(ResourceView, scim_views.UsersView):
         self.check_precondition(request, adapter)
         body = self.read_json(request)
         current = adapter.current_document()
-        current["active"] = obj.scim_active
+        if adapter.active_assigned:
+            current["active"] = obj.scim_active
         result = apply_patch("User", current, body, resource_id=str(obj.scim_id))
         before = self.snapshot(obj)
         if result.changed:
             with transaction.atomic():
-                adapter.apply(result.document)
+                adapter.apply(result.document, absent_active_is_unassigned=True)
         request.scim_outcome = self.change_outcome(before, adapter.obj)  # type: ignore[attr-defined]
         return self.resource_response(request, adapter.obj)
 

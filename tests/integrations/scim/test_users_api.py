@@ -757,3 +757,25 @@ def test_errors_never_leak_internals(scim):
     response = scim.post("/Users", {"userName": "x" * 300})
     assert response.status in (201, 400)
     assert not re.search(r"Traceback|psycopg|sqlite|IntegrityError", response.raw.decode())
+
+
+def test_removing_active_leaves_the_status_alone(scim):
+    user_id = create(scim, userName="paused@contoso.com", active=False)["id"]
+    response = scim.patch(f"/Users/{user_id}", patch({"op": "remove", "path": "active"}))
+    assert response.status == 200
+    assert "active" not in response.body
+    assert Member.objects.get(scim_id=user_id).status == "suspended"
+    assert scim.get("/Users?filter=active eq true").body["totalResults"] == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"userName": "x" * 300 + "@contoso.com"},
+        {"userName": "ok@contoso.com", "displayName": "y" * 300},
+        {"userName": "ok@contoso.com", "emails": [{"value": "z" * 400 + "@x.com", "type": "work"}]},
+    ],
+)
+def test_values_too_long_to_store_are_400_invalid_value_never_truncated(scim, body):
+    assert_scim_error(scim.post("/Users", body), 400, "invalidValue")
+    assert Member.objects.count() == 0
