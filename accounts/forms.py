@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
-from accounts.models import Member, User
+from accounts.models import Group, Member, User
 from accounts.selectors import INVITATION_FILTERS, active_memberships
 
 
@@ -43,6 +46,74 @@ class MemberSearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=200, label="Search")
     status = forms.ChoiceField(
         required=False, label="Status", choices=[("", "All but deleted"), *Member.Status.choices]
+    )
+    source = forms.ChoiceField(
+        required=False,
+        label="Managed by",
+        choices=[("", "Anyone"), ("idp", "Identity provider"), ("panel", "Admin panel")],
+    )
+    group = forms.TypedChoiceField(required=False, label="Group", coerce=int, empty_value=None)
+    sort = forms.ChoiceField(
+        required=False,
+        label="Sort by",
+        choices=[
+            ("name", "Name (A to Z)"),
+            ("-name", "Name (Z to A)"),
+            ("status", "Status"),
+            ("-added", "Newest first"),
+            ("added", "Oldest first"),
+        ],
+    )
+
+    def __init__(self, *args: Any, groups: Iterable[Group] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["group"].choices = [("", "Any group")] + [  # type: ignore[attr-defined]
+            (group.pk, group.display_name) for group in groups
+        ]
+
+
+class AuditFilterForm(forms.Form):
+    label_suffix = ""
+
+    q = forms.CharField(required=False, max_length=200, label="Search")
+    actor_kind = forms.ChoiceField(
+        required=False,
+        label="Actor",
+        choices=[
+            ("", "Anyone"),
+            ("user", "Admins"),
+            ("idp", "Identity provider"),
+            ("system", "System"),
+        ],
+    )
+    action = forms.ChoiceField(required=False, label="Change")
+    since = forms.DateTimeField(
+        required=False, label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    until = forms.DateTimeField(
+        required=False, label="To", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+
+    def __init__(self, *args: Any, actions: Iterable[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", "Any change")] + [  # type: ignore[attr-defined]
+            (action, action.replace("_", " ").capitalize()) for action in actions
+        ]
+
+
+class InviteMemberForm(forms.Form):
+    email = forms.EmailField(label="Email", max_length=254)
+    full_name = forms.CharField(label="Name", max_length=200, required=False)
+    role = forms.ChoiceField(label="Role", choices=Member.Role.choices, initial=Member.Role.MEMBER)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(label="Role", choices=Member.Role.choices)
+
+
+class AdminGroupForm(forms.Form):
+    grants_admin = forms.BooleanField(
+        required=False, label="Members of this group are admins of the organization"
     )
 
 

@@ -117,6 +117,10 @@ class Organization(models.Model):
     invitation_ttl_days = models.PositiveSmallIntegerField(
         default=7, help_text="Days an invitation link stays valid."
     )
+    # Members of this identity-provider group are admins (owners are never changed by it).
+    admin_group = models.ForeignKey(
+        "Group", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -176,6 +180,9 @@ class Member(models.Model):
     # Bumped on every change: SCIM meta.version and the ETag.
     version = models.PositiveIntegerField(default=1)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    # True when the admin role comes from the organization's admin group, so leaving the group
+    # takes it away again; a role an owner set by hand is never changed by group membership.
+    role_from_group = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.INVITED)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.PANEL)
     # Set in save(): a new row gets one instant for both (SCIM meta.created == lastModified).

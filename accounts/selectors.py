@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from accounts.models import AuditLogEntry, Group, Invitation, Member, Organization, User
@@ -41,8 +43,25 @@ def member_status_counts(organization: Organization) -> dict[str, int]:
     return counts
 
 
+MEMBER_SORTS = {
+    "name": ("user_name_key", "id"),
+    "-name": ("-user_name_key", "-id"),
+    "status": ("status", "user_name_key", "id"),
+    "-status": ("-status", "user_name_key", "id"),
+    "added": ("created_at", "id"),
+    "-added": ("-created_at", "-id"),
+}
+
+
 def member_list(
-    organization: Organization, *, search: str = "", status: str = "", invitation: str = ""
+    organization: Organization,
+    *,
+    search: str = "",
+    status: str = "",
+    invitation: str = "",
+    source: str = "",
+    group: Group | None = None,
+    sort: str = "name",
 ) -> QuerySet[Member]:
     latest = Invitation.objects.filter(member=OuterRef("pk")).order_by("-created_at", "-id")
     members = Member.objects.filter(organization=organization).annotate(
@@ -61,13 +80,43 @@ def member_list(
     else:
         # Deleted members stay for the audit trail but are not part of the directory by default.
         members = members.exclude(status=Member.Status.DELETED)
+    if source in Member.Source.values:
+        members = members.filter(source=source)
+    if group is not None:
+        members = members.filter(group_memberships__group=group)
     if search:
         members = members.filter(
             Q(user_name__icontains=search)
             | Q(email__icontains=search)
             | Q(full_name__icontains=search)
         )
-    return members.order_by("user_name_key", "id")
+    return members.order_by(*MEMBER_SORTS.get(sort, MEMBER_SORTS["name"]))
+
+
+def member_detail(organization: Organization, member_id: int) -> Member | None:
+    return (
+        Member.objects.filter(organization=organization, pk=member_id)
+        .select_related("user")
+        .first()
+    )
+
+
+def member_groups(member: Member) -> QuerySet[Group]:
+    return Group.objects.filter(memberships__member=member).order_by("display_name_key")
+
+
+def member_audit_history(member: Member) -> QuerySet[AuditLogEntry]:
+    return AuditLogEntry.objects.filter(
+        organization_id=member.organization_id, target_type="member", target_id=str(member.pk)
+    ).order_by("-created_at", "-id")
+
+
+def group_detail(organization: Organization, group_id: int) -> Group | None:
+    return Group.objects.filter(organization=organization, pk=group_id).first()
+
+
+def group_members(group: Group) -> QuerySet[Member]:
+    return Member.objects.filter(group_memberships__group=group).order_by("user_name_key", "id")
 
 
 def pending_invitations(organization: Organization) -> QuerySet[Invitation]:
@@ -98,6 +147,10 @@ def invitation_counts(organization: Organization) -> dict[str, int]:
     return counts
 
 
+def group_choices(organization: Organization) -> QuerySet[Group]:
+    return Group.objects.filter(organization=organization).order_by("display_name_key")
+
+
 def group_list(organization: Organization) -> QuerySet[Group]:
     return (
         Group.objects.filter(organization=organization)
@@ -106,5 +159,37 @@ def group_list(organization: Organization) -> QuerySet[Group]:
     )
 
 
-def audit_log_list(organization: Organization) -> QuerySet[AuditLogEntry]:
-    return AuditLogEntry.objects.filter(organization=organization).order_by("-created_at", "-id")
+def audit_log_list(
+    organization: Organization,
+    *,
+    actor_kind: str = "",
+    action: str = "",
+    search: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[AuditLogEntry]:
+    entries = AuditLogEntry.objects.filter(organization=organization)
+    if actor_kind in AuditLogEntry.ActorKind.values:
+        entries = entries.filter(actor_kind=actor_kind)
+    if action:
+        entries = entries.filter(action__startswith=action)
+    if search:
+        entries = entries.filter(
+            Q(target_label__icontains=search) | Q(actor_label__icontains=search)
+        )
+    if since is not None:
+        entries = entries.filter(created_at__gte=since)
+    if until is not None:
+        entries = entries.filter(created_at__lte=until)
+    return entries.order_by("-created_at", "-id")
+
+
+def audit_actions(organization: Organization) -> list[str]:
+    """The action families present (member, group, invitation, scim_token...), for the filter."""
+    actions = (
+        AuditLogEntry.objects.filter(organization=organization)
+        .values_list("action", flat=True)
+        .distinct()
+        .order_by()
+    )
+    return sorted({action.split(".", 1)[0] for action in actions})

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from accounts import views
 
@@ -7,6 +7,14 @@ urlpatterns = [
     path("account/", views.account, name="account"),
     path("organization/switch/", views.organization_switch, name="organization_switch"),
     path("users/", views.user_list, name="user_list"),
+    path("users/invite/", views.member_add, name="member_add"),
+    path("users/<int:member_id>/", views.member_detail, name="member_detail"),
+    path("users/<int:member_id>/role/", views.member_role, name="member_role"),
+    re_path(
+        r"^users/(?P<member_id>[0-9]+)/(?P<action>suspend|reactivate|remove)/$",
+        views.member_action,
+        name="member_action",
+    ),
     path("users/<int:member_id>/invite/", views.member_invite, name="member_invite"),
     path(
         "users/<int:member_id>/invitation/revoke/",
@@ -14,6 +22,9 @@ urlpatterns = [
         name="member_invitation_revoke",
     ),
     path("groups/", views.group_list, name="group_list"),
+    path("groups/<int:group_id>/", views.group_detail, name="group_detail"),
+    path("groups/<int:group_id>/admin/", views.group_admin_mapping, name="group_admin_mapping"),
     path("activity/", views.activity, name="activity"),
+    path("activity/audit.csv", views.activity_csv, name="activity_csv"),
     path("invite/<str:token>/", views.invitation_accept, name="invitation_accept"),
 ]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import json
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
@@ -10,26 +13,33 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.password_validation import password_validators_help_text_html
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import ratelimit, selectors
 from accounts.audit import Actor
-from accounts.exceptions import InvalidInput
+from accounts.exceptions import AccountsError
 from accounts.forms import (
+    AdminGroupForm,
+    AuditFilterForm,
     ExistingAccountForm,
+    InviteMemberForm,
     MemberSearchForm,
     RegistrationForm,
+    RoleForm,
     SignInForm,
     SwitchOrganizationForm,
 )
 from accounts.middleware import PanelRequest, switch_organization
 from accounts.models import Invitation, Member, User
 from accounts.permissions import admin_required, member_required
+from accounts.services import directory, roles
 from accounts.services import invitations as invitation_services
+from integrations.selectors import connection_status, recent_provisioning_errors
 
 PAGE_SIZE = 50
 
@@ -60,6 +70,8 @@ def dashboard(request: PanelRequest) -> HttpResponse:
     context = {
         "counts": counts,
         "invitations": selectors.invitation_counts(organization),
+        "status": connection_status(organization),
+        "recent_errors": recent_provisioning_errors(organization, limit=10),
         "total_members": sum(v for k, v in counts.items() if k != "deleted"),
         "pending_invitations": selectors.pending_invitations(organization)[:10],
         "recent_activity": selectors.audit_log_list(organization).select_related("actor_user")[:8],
@@ -87,36 +99,260 @@ def organization_switch(request: PanelRequest) -> HttpResponse:
     return redirect("dashboard")
 
 
+def _idp_name(organization: Any) -> str:
+    """How badges name the identity provider that manages members ("Microsoft Entra ID")."""
+    from integrations.providers import PROVIDERS_BY_SLUG
+    from integrations.selectors import current_token
+
+    token = current_token(organization)
+    provider = PROVIDERS_BY_SLUG.get(token.provider) if token is not None else None
+    return (
+        provider.name if provider is not None and provider.slug != "scim" else "identity provider"
+    )
+
+
 @admin_required
 def user_list(request: PanelRequest) -> HttpResponse:
-    form = MemberSearchForm(request.GET)
-    search = status = invitation = ""
+    organization = request.organization
+    groups = list(selectors.group_choices(organization))
+    form = MemberSearchForm(request.GET, groups=groups)
+    filters: dict[str, Any] = {}
     if form.is_valid():
-        search, status = form.cleaned_data["q"].strip(), form.cleaned_data["status"]
-        invitation = form.cleaned_data["invitation"]
-    members = selectors.member_list(
-        request.organization, search=search, status=status, invitation=invitation
-    )
+        data = form.cleaned_data
+        filters = {
+            "search": data["q"].strip(),
+            "status": data["status"],
+            "invitation": data["invitation"],
+            "source": data["source"],
+            "group": next((g for g in groups if g.pk == data["group"]), None),
+            "sort": data["sort"] or "name",
+        }
+    members = selectors.member_list(organization, **filters)
     page = Paginator(members, PAGE_SIZE).get_page(request.GET.get("page"))
+    filtered = any(value for key, value in filters.items() if key != "sort")
     return render(
         request,
         "accounts/user_list.html",
-        {"form": form, "page": page, "filtered": bool(search or status or invitation)},
+        {
+            "form": form,
+            "page": page,
+            "filtered": filtered,
+            "invite_form": InviteMemberForm(),
+            "idp_name": _idp_name(organization),
+        },
     )
+
+
+@require_POST
+@admin_required
+def member_add(request: PanelRequest) -> HttpResponse:
+    form = InviteMemberForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Enter a valid email address to invite someone.")
+        return redirect("user_list")
+    try:
+        member = directory.member_invite(
+            organization=request.organization,
+            email=form.cleaned_data["email"],
+            full_name=form.cleaned_data["full_name"],
+            role=form.cleaned_data["role"],
+            by=request.member,
+        )
+    except AccountsError as exc:
+        messages.error(request, str(exc))
+        return redirect("user_list")
+    messages.success(request, f"Invitation sent to {member.email}.")
+    return redirect("member_detail", member_id=member.pk)
+
+
+@admin_required
+def member_detail(request: PanelRequest, member_id: int) -> HttpResponse:
+    member = selectors.member_detail(request.organization, member_id)
+    if member is None:
+        raise Http404("No such member.")
+    return render(
+        request,
+        "accounts/member_detail.html",
+        {
+            "member": member,
+            "groups": selectors.member_groups(member),
+            "invitations": member.invitations.all()[:20],
+            "history": selectors.member_audit_history(member)[:50],
+            "attributes_json": json.dumps(member.scim_attributes, indent=2, ensure_ascii=False),
+            "role_form": RoleForm(initial={"role": member.role}),
+            "is_last_owner": roles.is_last_owner(member),
+            "idp_name": _idp_name(request.organization),
+        },
+    )
+
+
+MEMBER_ACTIONS = {
+    "suspend": (directory.member_suspend, "{} is suspended: they can no longer sign in."),
+    "reactivate": (directory.member_reactivate, "{} is active again."),
+    "remove": (directory.member_remove_from_panel, "{} was removed."),
+}
+
+
+@require_POST
+@admin_required
+def member_action(request: PanelRequest, member_id: int, action: str) -> HttpResponse:
+    member = selectors.member_detail(request.organization, member_id)
+    if member is None or action not in MEMBER_ACTIONS:
+        raise Http404("No such member.")
+    service, message = MEMBER_ACTIONS[action]
+    try:
+        service(member=member, by=request.member)
+    except AccountsError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, message.format(member.label))
+    if action == "remove" and member.status == Member.Status.DELETED:
+        return redirect("user_list")
+    return redirect("member_detail", member_id=member.pk)
+
+
+@require_POST
+@admin_required
+def member_role(request: PanelRequest, member_id: int) -> HttpResponse:
+    member = selectors.member_detail(request.organization, member_id)
+    if member is None:
+        raise Http404("No such member.")
+    form = RoleForm(request.POST)
+    if form.is_valid():
+        try:
+            changed = roles.member_change_role(
+                member=member, role=form.cleaned_data["role"], by=request.member
+            )
+        except AccountsError as exc:
+            messages.error(request, str(exc))
+        else:
+            if changed:
+                messages.success(request, f"{member.label} is now {member.get_role_display()}.")
+    return redirect("member_detail", member_id=member.pk)
 
 
 @admin_required
 def group_list(request: PanelRequest) -> HttpResponse:
     groups = selectors.group_list(request.organization)
     page = Paginator(groups, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "accounts/group_list.html", {"page": page})
+    return render(
+        request,
+        "accounts/group_list.html",
+        {"page": page, "admin_group_id": request.organization.admin_group_id},
+    )
+
+
+@admin_required
+def group_detail(request: PanelRequest, group_id: int) -> HttpResponse:
+    group = selectors.group_detail(request.organization, group_id)
+    if group is None:
+        raise Http404("No such group.")
+    members = Paginator(selectors.group_members(group), PAGE_SIZE).get_page(request.GET.get("page"))
+    is_admin_group = request.organization.admin_group_id == group.pk
+    return render(
+        request,
+        "accounts/group_detail.html",
+        {
+            "group": group,
+            "page": members,
+            "is_admin_group": is_admin_group,
+            "admin_form": AdminGroupForm(initial={"grants_admin": is_admin_group}),
+            "idp_name": _idp_name(request.organization),
+        },
+    )
+
+
+@require_POST
+@admin_required
+def group_admin_mapping(request: PanelRequest, group_id: int) -> HttpResponse:
+    group = selectors.group_detail(request.organization, group_id)
+    if group is None:
+        raise Http404("No such group.")
+    form = AdminGroupForm(request.POST)
+    grants = form.is_valid() and form.cleaned_data["grants_admin"]
+    try:
+        if grants:
+            roles.organization_set_admin_group(
+                organization=request.organization, group=group, by=request.member
+            )
+            messages.success(request, f"Members of {group.display_name} are now admins.")
+        elif request.organization.admin_group_id == group.pk:
+            roles.organization_set_admin_group(
+                organization=request.organization, group=None, by=request.member
+            )
+            messages.success(request, f"{group.display_name} no longer grants the admin role.")
+    except AccountsError as exc:
+        messages.error(request, str(exc))
+    return redirect("group_detail", group_id=group.pk)
 
 
 @admin_required
 def activity(request: PanelRequest) -> HttpResponse:
-    entries = selectors.audit_log_list(request.organization).select_related("actor_user")
+    form, entries = _audit_entries(request)
     page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "accounts/activity.html", {"page": page})
+    filtered = form.is_valid() and any(form.cleaned_data.values())
+    return render(
+        request, "accounts/activity.html", {"page": page, "form": form, "filtered": filtered}
+    )
+
+
+def _audit_entries(request: PanelRequest) -> tuple[AuditFilterForm, Any]:
+    organization = request.organization
+    form = AuditFilterForm(request.GET, actions=selectors.audit_actions(organization))
+    filters: dict[str, Any] = {}
+    if form.is_valid():
+        data = form.cleaned_data
+        filters = {
+            "search": data["q"].strip(),
+            "actor_kind": data["actor_kind"],
+            "action": data["action"],
+            "since": data["since"],
+            "until": data["until"],
+        }
+    return form, selectors.audit_log_list(organization, **filters)
+
+
+def _csv_cell(value: object) -> str:
+    """Spreadsheet-safe: a cell starting like a formula is prefixed so it stays text."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@admin_required
+def activity_csv(request: PanelRequest) -> StreamingHttpResponse:
+    """The filtered audit log as CSV, streamed so a long history never sits in memory."""
+    _, entries = _audit_entries(request)
+    writer = csv.writer(_Echo())
+    header = ["time", "actor_kind", "actor", "action", "target_type", "target", "before", "after"]
+
+    def rows() -> Iterator[str]:
+        yield writer.writerow(header)
+        for entry in entries.iterator(chunk_size=2000):
+            yield writer.writerow(
+                [
+                    _csv_cell(value)
+                    for value in (
+                        entry.created_at.isoformat(),
+                        entry.actor_kind,
+                        entry.actor_label,
+                        entry.action,
+                        entry.target_type,
+                        entry.target_label,
+                        json.dumps(entry.before) if entry.before is not None else "",
+                        json.dumps(entry.after) if entry.after is not None else "",
+                    )
+                ]
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    filename = f"audit-log-{request.organization.slug}-{timezone.now():%Y-%m-%d}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 # --- Invitations: the employee's registration page and the admins' actions ----------------------
@@ -150,7 +386,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
                 password=password,
                 full_name=form.cleaned_data.get("full_name", ""),
             )
-        except InvalidInput as exc:
+        except AccountsError as exc:
             form.add_error("password" if existing else "password1", str(exc))
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
@@ -184,7 +420,7 @@ def member_invite(request: PanelRequest, member_id: int) -> HttpResponse:
     member = get_object_or_404(Member, pk=member_id, organization=request.organization)
     try:
         invitation_services.invitation_create(member=member, actor=Actor.for_user(request.user))
-    except InvalidInput as exc:
+    except AccountsError as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Invitation sent to {member.email}.")

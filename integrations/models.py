@@ -127,6 +127,11 @@ class ScimRequest(models.Model):
                 fields=["organization", "status_code", "-created_at"],
                 name="scim_req_org_status_idx",
             ),
+            # The provisioning log's member filter finds requests by the resource they touched.
+            models.Index(
+                fields=["organization", "resource_id", "-created_at"],
+                name="scim_req_org_resource_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,12 +1,21 @@
-"""Integrations pages: connect an identity provider and manage its SCIM credentials."""
+"""Integrations pages: connect an identity provider, manage its SCIM credentials, and read the
+provisioning log of every request it made."""
 
 from __future__ import annotations
 
+import csv
+import json
 import secrets
+from collections.abc import Iterator
+from http import HTTPStatus
+from typing import Any
 
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -15,6 +24,8 @@ from accounts.middleware import PanelRequest
 from accounts.permissions import admin_required
 from integrations import selectors, services
 from integrations.forms import IssueCredentialsForm, RevokeCredentialsForm
+from integrations.log_filters import ProvisioningLogFilterForm
+from integrations.models import ScimRequest
 from integrations.providers import PROVIDERS, Provider, get_provider_or_404
 
 NONCE_SESSION_KEY = "integration_credential_nonces"
@@ -146,3 +157,178 @@ def credentials_revoke(request: PanelRequest, slug: str) -> HttpResponse:
     context = _provider_context(request, provider)
     context["form"] = form
     return render(request, "integrations/credentials_revoke.html", context)
+
+
+# --- Provisioning log ----------------------------------------------------------------------------
+
+LOG_PAGE_SIZE = 50
+CSV_CHUNK_SIZE = 2000
+CSV_COLUMNS = [
+    "time",
+    "request_id",
+    "client",
+    "method",
+    "path",
+    "query",
+    "status",
+    "duration_ms",
+    "resource_type",
+    "resource_id",
+    "outcome",
+]
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection, OWASP).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+CLIENT_LABELS = dict(ScimRequest.ClientKind.choices)
+
+# What a status means for provisioning, in the words of the SCIM errors this service returns
+# (RFC 7644 §3.12). Other codes fall back to the HTTP reason phrase.
+STATUS_MEANINGS = {
+    200: "The request succeeded.",
+    201: "The member or group was created.",
+    204: "The member or group was removed.",
+    304: "Nothing changed since the identity provider last read it.",
+    400: "The identity provider sent a value, filter or PATCH operation this service does not "
+    "accept; the outcome says which.",
+    401: "The bearer token was missing, wrong or revoked. If this keeps happening, get new "
+    "credentials in Integrations and save them in the identity provider.",
+    403: "The token is valid but not allowed to do this.",
+    404: "No member or group with this id exists in your organization (it may have been removed).",
+    405: "This endpoint does not support the method.",
+    409: "Another member or group already has this userName, externalId or displayName.",
+    412: "The resource changed since the identity provider read it (its ETag no longer matches).",
+    413: "The request body is larger than this service accepts.",
+    415: "The body was not sent as JSON (application/scim+json).",
+    429: "Too many requests: the identity provider is asked to slow down and retry.",
+    500: "This service failed to handle the request. Give the request id to support.",
+    501: "This SCIM feature is not supported by this service.",
+    503: "The service was briefly unavailable; the identity provider retries on its next cycle.",
+}
+
+
+def _status_meaning(code: int) -> tuple[str, str]:
+    """The HTTP reason phrase and what the status means for provisioning."""
+    try:
+        phrase = HTTPStatus(code).phrase
+    except ValueError:
+        phrase = ""
+    return phrase, STATUS_MEANINGS.get(code, "")
+
+
+def _pretty_body(text: str) -> str:
+    """JSON re-indented for reading; anything else (a body cut at the size limit) as stored."""
+    if not text:
+        return ""
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except (ValueError, RecursionError):
+        return text
+
+
+def _log_filter_form(request: PanelRequest) -> ProvisioningLogFilterForm:
+    form = ProvisioningLogFilterForm(request.GET)
+    form.is_valid()  # Invalid fields show their error and filter nothing.
+    return form
+
+
+@admin_required
+def provisioning_log(request: PanelRequest) -> HttpResponse:
+    form = _log_filter_form(request)
+    filters = form.filters()
+    requests = selectors.provisioning_log(request.organization, filters=filters)
+    page = selectors.provisioning_log_page(
+        requests,
+        before=selectors.LogCursor.parse(request.GET.get("before")),
+        after=selectors.LogCursor.parse(request.GET.get("after")),
+        size=LOG_PAGE_SIZE,
+    )
+    # Only the empty state needs to know whether an identity provider is set up.
+    empty_log = not page.entries and not filters.active
+    connected = empty_log and selectors.current_token(request.organization) is not None
+    return render(
+        request,
+        "integrations/log_list.html",
+        {"form": form, "page": page, "filtered": filters.active, "connected": connected},
+    )
+
+
+@admin_required
+def provisioning_log_entry(request: PanelRequest, entry_id: int) -> HttpResponse:
+    entry = selectors.provisioning_log_entry(request.organization, entry_id)
+    if entry is None:
+        raise Http404("No such request in this organization's provisioning log.")
+    phrase, meaning = _status_meaning(entry.status_code)
+    return render(
+        request,
+        "integrations/log_entry.html",
+        {
+            "entry": entry,
+            "subject": selectors.provisioning_log_subject(entry),
+            "status_phrase": phrase,
+            "status_meaning": meaning,
+            "request_body": _pretty_body(entry.request_body),
+            "response_body": _pretty_body(entry.response_body),
+        },
+    )
+
+
+class _Echo:
+    """A file-like object whose write() hands the line back, so csv.writer can feed a stream."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return f"'{value}"
+    return value
+
+
+def _csv_lines(rows: Iterator[tuple[Any, ...]], *, lines_per_chunk: int = 500) -> Iterator[str]:
+    """CSV text in chunks of a few hundred lines: one write to the socket per chunk, not per row."""
+    writer = csv.writer(_Echo())
+    chunk = [writer.writerow(CSV_COLUMNS)]
+    for created_at, request_id, client_kind, *rest in rows:
+        time = timezone.localtime(created_at).isoformat()
+        client = CLIENT_LABELS.get(client_kind, client_kind)
+        chunk.append(
+            writer.writerow([_csv_cell(value) for value in (time, request_id, client, *rest)])
+        )
+        if len(chunk) >= lines_per_chunk:
+            yield "".join(chunk)
+            chunk = []
+    if chunk:
+        yield "".join(chunk)
+
+
+@never_cache
+@admin_required
+def provisioning_log_csv(request: PanelRequest) -> HttpResponseBase:
+    """The filtered log as CSV, streamed: rows are read from the database in chunks while the
+    response is written, so a million-row export never sits in memory."""
+    form = _log_filter_form(request)
+    if form.errors:
+        # Export exactly what the page would show, never a silently widened set.
+        return redirect(f"{reverse('provisioning_log')}?{request.GET.urlencode()}")
+    organization = request.organization
+    rows = (
+        selectors.provisioning_log(organization, filters=form.filters())
+        .values_list(
+            "created_at",
+            "request_id",
+            "client_kind",
+            "method",
+            "path",
+            "query",
+            "status_code",
+            "duration_ms",
+            "resource_type",
+            "resource_id",
+            "outcome",
+        )
+        .iterator(chunk_size=CSV_CHUNK_SIZE)
+    )
+    response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv; charset=utf-8")
+    filename = f"provisioning-log-{organization.slug}-{timezone.localdate().isoformat()}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

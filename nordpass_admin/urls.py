@@ -26,6 +26,7 @@ urlpatterns = [
         auth_views.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
+    path("activity/provisioning/", include("integrations.log_urls")),
     path("", include("accounts.urls")),
     path("integrations/", include("integrations.urls")),
     # The Tenant URL: {SITE_URL}/scim/v2/{tenant id}. The tenant is checked with the token.

@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.audit import Actor, audit_log_record
 from accounts.exceptions import AlreadyExists, InvalidInput
 from accounts.models import Group, GroupMembership, Member, Organization, casefold_key
+from accounts.services.roles import sync_admin_group_roles
 
 # How many member ids an audit row lists before it only counts them.
 AUDIT_ID_LIMIT = 50
@@ -97,6 +98,7 @@ def group_create(
         GroupMembership.objects.bulk_create(
             GroupMembership(group=group, member_id=pk) for pk in members.values()
         )
+        _sync_roles(group, set(members.values()), actor)
         audit_log_record(
             organization=organization,
             actor=actor,
@@ -212,6 +214,7 @@ def group_members_change(
                 ignore_conflicts=True,
             )
             added = len(new)
+        _sync_roles(group, to_add_pks | to_remove_pks, actor)
         if added or removed:
             Group.objects.filter(pk=group.pk).update(
                 version=F("version") + 1, updated_at=timezone.now()
@@ -227,8 +230,21 @@ def group_members_change(
     return added, removed
 
 
+def _sync_roles(group: Group, member_ids: set[int], actor: Actor) -> None:
+    """Membership of the admin group carries the admin role (see services.roles)."""
+    organization = Organization.objects.only("admin_group").get(pk=group.organization_id)
+    if member_ids and organization.admin_group_id == group.pk:
+        sync_admin_group_roles(organization=organization, member_ids=member_ids, actor=actor)
+
+
 def group_delete(*, group: Group, actor: Actor) -> None:
     with transaction.atomic():
+        was_admin_group = Organization.objects.filter(
+            pk=group.organization_id, admin_group=group
+        ).exists()
+        former_members = set(
+            GroupMembership.objects.filter(group=group).values_list("member_id", flat=True)
+        )
         audit_log_record(
             organization=group.organization,
             actor=actor,
@@ -236,4 +252,10 @@ def group_delete(*, group: Group, actor: Actor) -> None:
             target=group,
             before={"displayName": group.display_name, "externalId": group.external_id},
         )
+        organization = group.organization
         group.delete()
+        if was_admin_group:
+            organization.refresh_from_db(fields=["admin_group"])
+            sync_admin_group_roles(
+                organization=organization, member_ids=former_members, actor=actor
+            )

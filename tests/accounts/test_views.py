@@ -173,7 +173,7 @@ def test_groups_page_shows_member_counts_for_this_organization_only(owner, owner
     GroupFactory(display_name="Their Sales")
     html = owner_client.get("/groups/").content.decode()
     assert "Engineering" in html and "Their Sales" not in html
-    assert re.search(r"<td>Engineering</td>\s*<td>3</td>", html)
+    assert re.search(r">Engineering</a>\s*</td>\s*<td>3</td>", html)
 
 
 def test_activity_page_shows_this_organizations_audit_log_only(owner, owner_client):

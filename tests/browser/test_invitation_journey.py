@@ -53,13 +53,16 @@ def test_provisioned_employee_gets_the_email_registers_and_is_active(
 
 
 def run_journey(page, live_server, organization, token, queue, tmp_path) -> None:
-    with smtp_server() as inbox, celery_worker(
-        queue,
-        tmp_path / "worker.log",
-        SITE_URL=live_server.url,
-        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=str(inbox.port),
+    with (
+        smtp_server() as inbox,
+        celery_worker(
+            queue,
+            tmp_path / "worker.log",
+            SITE_URL=live_server.url,
+            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+            EMAIL_HOST="127.0.0.1",
+            EMAIL_PORT=str(inbox.port),
+        ),
     ):
         # when: Entra ID provisions a user over HTTP
         created = scim_post(
