@@ -36,8 +36,6 @@ class SwitchOrganizationForm(forms.Form):
 
 
 class MemberSearchForm(forms.Form):
-    label_suffix = ""
-
     invitation = forms.ChoiceField(
         required=False,
         label="Invitation",
@@ -66,6 +64,7 @@ class MemberSearchForm(forms.Form):
     )
 
     def __init__(self, *args: Any, groups: Iterable[Group] = (), **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.fields["group"].choices = [("", "Any group")] + [  # type: ignore[attr-defined]
             (group.pk, group.display_name) for group in groups
@@ -73,8 +72,6 @@ class MemberSearchForm(forms.Form):
 
 
 class AuditFilterForm(forms.Form):
-    label_suffix = ""
-
     q = forms.CharField(required=False, max_length=200, label="Search")
     actor_kind = forms.ChoiceField(
         required=False,
@@ -95,6 +92,7 @@ class AuditFilterForm(forms.Form):
     )
 
     def __init__(self, *args: Any, actions: Iterable[str] = (), **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.fields["action"].choices = [("", "Any change")] + [  # type: ignore[attr-defined]
             (action, action.replace("_", " ").capitalize()) for action in actions

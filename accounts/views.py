@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import json
-from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import ratelimit, selectors
 from accounts.audit import Actor
+from accounts.csv_export import csv_lines, csv_response
 from accounts.exceptions import AccountsError
 from accounts.forms import (
     AdminGroupForm,
@@ -312,47 +311,26 @@ def _audit_entries(request: PanelRequest) -> tuple[AuditFilterForm, Any]:
     return form, selectors.audit_log_list(organization, **filters)
 
 
-def _csv_cell(value: object) -> str:
-    """Spreadsheet-safe: a cell starting like a formula is prefixed so it stays text."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @admin_required
 def activity_csv(request: PanelRequest) -> StreamingHttpResponse:
     """The filtered audit log as CSV, streamed so a long history never sits in memory."""
     _, entries = _audit_entries(request)
-    writer = csv.writer(_Echo())
     header = ["time", "actor_kind", "actor", "action", "target_type", "target", "before", "after"]
-
-    def rows() -> Iterator[str]:
-        yield writer.writerow(header)
-        for entry in entries.iterator(chunk_size=2000):
-            yield writer.writerow(
-                [
-                    _csv_cell(value)
-                    for value in (
-                        entry.created_at.isoformat(),
-                        entry.actor_kind,
-                        entry.actor_label,
-                        entry.action,
-                        entry.target_type,
-                        entry.target_label,
-                        json.dumps(entry.before) if entry.before is not None else "",
-                        json.dumps(entry.after) if entry.after is not None else "",
-                    )
-                ]
-            )
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    rows = (
+        (
+            entry.created_at.isoformat(),
+            entry.actor_kind,
+            entry.actor_label,
+            entry.action,
+            entry.target_type,
+            entry.target_label,
+            json.dumps(entry.before) if entry.before is not None else "",
+            json.dumps(entry.after) if entry.after is not None else "",
+        )
+        for entry in entries.iterator(chunk_size=2000)
+    )
     filename = f"audit-log-{request.organization.slug}-{timezone.now():%Y-%m-%d}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return csv_response(csv_lines(header, rows), filename=filename)
 
 
 # --- Invitations: the employee's registration page and the admins' actions ----------------------

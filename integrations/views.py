@@ -3,7 +3,6 @@ provisioning log of every request it made."""
 
 from __future__ import annotations
 
-import csv
 import json
 import secrets
 from collections.abc import Iterator
@@ -11,7 +10,7 @@ from http import HTTPStatus
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -20,6 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.audit import Actor
+from accounts.csv_export import csv_lines, csv_response
 from accounts.middleware import PanelRequest
 from accounts.permissions import admin_required
 from integrations import selectors, services
@@ -176,8 +176,6 @@ CSV_COLUMNS = [
     "resource_id",
     "outcome",
 ]
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection, OWASP).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CLIENT_LABELS = dict(ScimRequest.ClientKind.choices)
 
 # What a status means for provisioning, in the words of the SCIM errors this service returns
@@ -271,34 +269,10 @@ def provisioning_log_entry(request: PanelRequest, entry_id: int) -> HttpResponse
     )
 
 
-class _Echo:
-    """A file-like object whose write() hands the line back, so csv.writer can feed a stream."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return f"'{value}"
-    return value
-
-
-def _csv_lines(rows: Iterator[tuple[Any, ...]], *, lines_per_chunk: int = 500) -> Iterator[str]:
-    """CSV text in chunks of a few hundred lines: one write to the socket per chunk, not per row."""
-    writer = csv.writer(_Echo())
-    chunk = [writer.writerow(CSV_COLUMNS)]
+def _csv_rows(rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
     for created_at, request_id, client_kind, *rest in rows:
         time = timezone.localtime(created_at).isoformat()
-        client = CLIENT_LABELS.get(client_kind, client_kind)
-        chunk.append(
-            writer.writerow([_csv_cell(value) for value in (time, request_id, client, *rest)])
-        )
-        if len(chunk) >= lines_per_chunk:
-            yield "".join(chunk)
-            chunk = []
-    if chunk:
-        yield "".join(chunk)
+        yield (time, request_id, CLIENT_LABELS.get(client_kind, client_kind), *rest)
 
 
 @never_cache
@@ -328,7 +302,5 @@ def provisioning_log_csv(request: PanelRequest) -> HttpResponseBase:
         )
         .iterator(chunk_size=CSV_CHUNK_SIZE)
     )
-    response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv; charset=utf-8")
     filename = f"provisioning-log-{organization.slug}-{timezone.localdate().isoformat()}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return csv_response(csv_lines(CSV_COLUMNS, _csv_rows(rows)), filename=filename)
