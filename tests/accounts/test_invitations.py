@@ -3,6 +3,7 @@ the policy, and the registration page."""
 
 from __future__ import annotations
 
+import base64
 import re
 import smtplib
 from datetime import timedelta
@@ -459,3 +460,36 @@ def test_users_page_filters_failed_invitations_and_shows_the_state(organization)
     dashboard = client.get("/").content.decode()
     assert 'data-testid="failed-invitations"' in dashboard
     assert ok.user_name in client.get("/users/?invitation=pending").content.decode()
+
+
+def test_provider_bounce_webhook_behind_its_secret_marks_the_invitation_failed(
+    organization, settings
+):
+    # given: an invitation sent through Postmark (the provider's message id recorded)
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "hook:s3cret-value"}
+    invitation = open_invitation(provision(organization, user_name="bo@contoso.com"))
+    Invitation.objects.filter(pk=invitation.pk).update(
+        status="sent", provider_message_id="883953f4-6105-42a2-a16a-77a8eac79483"
+    )
+    bounce = {
+        "RecordType": "Bounce",
+        "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
+        "Type": "HardBounce",
+        "TypeCode": 1,
+        "Email": "bo@contoso.com",
+        "Description": "The server was unable to deliver your message (ex: unknown user).",
+        "Details": "smtp;550 5.1.1 unknown user",
+        "BouncedAt": "2026-11-29T10:00:00Z",
+    }
+    url = "/anymail/postmark/tracking/"
+    # when: without the secret nothing happens
+    assert Client().post(url, bounce, content_type="application/json").status_code == 400
+    invitation.refresh_from_db()
+    assert invitation.status == "sent"
+    # when: with it, the bounce marks the invitation failed with the reason
+    auth = "Basic " + base64.b64encode(b"hook:s3cret-value").decode()
+    response = Client().post(url, bounce, content_type="application/json", HTTP_AUTHORIZATION=auth)
+    assert response.status_code == 200
+    invitation.refresh_from_db()
+    assert invitation.status == "failed"
+    assert invitation.last_error.startswith("bounced:")
