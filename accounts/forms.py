@@ -4,9 +4,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
+from accounts import ratelimit
 from accounts.models import Group, Member, User
 from accounts.selectors import INVITATION_FILTERS, active_memberships
 
@@ -23,7 +25,27 @@ class SignInForm(AuthenticationForm):
         "no_organization": (
             "Your account is not active in any organization. Contact your administrator."
         ),
+        "throttled": "Too many failed sign-in attempts. Wait a few minutes and try again.",
     }
+
+    def clean(self) -> dict[str, Any]:
+        """Brute-force protection: failed attempts are counted per address and account, and
+        per address alone; past the limit no password is even checked until the window ends."""
+        client = (self.request.META.get("REMOTE_ADDR", "") if self.request else "") or "unknown"
+        account = str(self.data.get("username", "")).strip().lower()[:254]
+        keys = {
+            f"signin:{client}:{account}": settings.SIGNIN_FAILURE_LIMIT,
+            f"signin:{client}": settings.SIGNIN_FAILURE_LIMIT_PER_ADDRESS,
+        }
+        if any(ratelimit.failures(key) >= limit for key, limit in keys.items()):
+            raise ValidationError(self.error_messages["throttled"], code="throttled")
+        try:
+            return super().clean()
+        except ValidationError as error:
+            if getattr(error, "code", None) == "invalid_login":
+                for key in keys:
+                    ratelimit.record_failure(key, window=settings.SIGNIN_FAILURE_WINDOW)
+            raise
 
     def confirm_login_allowed(self, user: User) -> None:
         super().confirm_login_allowed(user)

@@ -18,3 +18,19 @@ def allow(key: str, *, limit: int, window: int) -> bool:
         cache.add(cache_key, 1, timeout=window)
         return True
     return count <= limit
+
+
+def failures(key: str) -> int:
+    """How many failures were recorded for `key` in its current window."""
+    return int(cache.get(f"failures:{key}", 0))
+
+
+def record_failure(key: str, *, window: int) -> int:
+    cache_key = f"failures:{key}"
+    if cache.add(cache_key, 1, timeout=window):
+        return 1
+    try:
+        return int(cache.incr(cache_key))
+    except ValueError:
+        cache.add(cache_key, 1, timeout=window)
+        return 1

@@ -50,8 +50,17 @@ def page(browser, live_server):
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 860})
     page = context.new_page()
     page.set_default_timeout(15_000)
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield page
     context.close()
+    # Every page must work under the strict CSP: nothing inline, nothing from elsewhere.
+    assert not violations, violations
 
 
 def screenshot(page, name: str) -> Path:
