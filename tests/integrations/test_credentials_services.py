@@ -14,8 +14,8 @@ from django.utils import timezone
 from accounts.audit import Actor
 from accounts.models import AuditLogEntry
 from integrations import services
-from integrations.models import ScimToken
-from integrations.tasks import expire_scim_token_overlaps
+from integrations.models import ScimRequest, ScimToken
+from integrations.tasks import expire_scim_token_overlaps, prune_scim_request_log
 from tests.factories import OrganizationFactory, OwnerFactory
 
 pytestmark = pytest.mark.django_db
@@ -259,3 +259,23 @@ def test_scim_credentials_command_prints_url_and_token_and_refuses_silent_replac
 def test_scim_credentials_command_errors_clearly():
     with pytest.raises(Exception, match="No organization with the slug 'nope'"):
         call_command("scim_credentials", "--organization", "nope")
+
+
+def test_provisioning_log_is_pruned_after_the_retention_period(owner, settings):
+    # given: entries 31 and 29 days old with the default 30-day retention
+    settings.SCIM_LOG_RETENTION_DAYS = 30
+    now = timezone.now()
+    for days in (31, 29):
+        ScimRequest.objects.create(
+            organization=owner.organization,
+            created_at=now - timedelta(days=days),
+            request_id=str(days),
+            method="GET",
+            path="/Users",
+            status_code=200,
+        )
+    # when: the periodic task runs
+    deleted = prune_scim_request_log()
+    # then: only the old one is gone
+    assert deleted == 1
+    assert list(ScimRequest.objects.values_list("request_id", flat=True)) == ["29"]
