@@ -14,7 +14,7 @@ ID = r"(?:/+(?P<uuid>[^/]+))?/*$"
 
 urlpatterns = [
     re_path(r"^(?:/*)$", views.NotSupportedView.as_view(), name="root"),
-    re_path(r"^(?:/*)\.search/*$", views.NotSupportedView.as_view(), name="search"),
+    re_path(r"^(?:/*)\.search/*$", views.RootSearchView.as_view(), name="search"),
     re_path(r"^(?:/*)Users/+\.search/*$", views.UserSearchView.as_view(), name="users-search"),
     re_path(r"^(?:/*)Users" + ID, views.UsersView.as_view(), name="users"),
     re_path(r"^(?:/*)Groups/+\.search/*$", views.GroupSearchView.as_view(), name="groups-search"),

@@ -25,6 +25,7 @@ from django_scim.settings import scim_settings
 
 from accounts.models import Group, GroupMembership, Member
 from integrations.scim.errors import (
+    InvalidFilter,
     InvalidSyntax,
     InvalidValue,
     Mutability,
@@ -191,11 +192,11 @@ class ResourceView(ScimView):
 
     # --- list and search -------------------------------------------------------------------
 
-    def list_response(self, request: HttpRequest, params: ListParams) -> HttpResponse:
+    def search_queryset(self, request: HttpRequest, params: ListParams) -> QuerySet[Any]:
+        """This organization's resources matching the filter, in the requested stable order."""
         queryset = self.base_queryset(request)
         if params.filter:
             queryset = queryset.filter(compile_filter(params.filter, self.filter_table))
-        total = queryset.count()
         ordering = ["pk"]
         if params.sort_by:
             field = self.sort_fields.get(
@@ -204,10 +205,13 @@ class ResourceView(ScimView):
             if field is None:
                 raise InvalidValue(f"Cannot sort by {params.sort_by!r}.")
             ordering = [f"-{field}" if params.descending else field, "pk"]
+        return queryset.order_by(*ordering)
+
+    def list_response(self, request: HttpRequest, params: ListParams) -> HttpResponse:
+        queryset = self.search_queryset(request, params)
+        total = queryset.count()
         start = params.start_index - 1
-        page = (
-            list(queryset.order_by(*ordering)[start : start + params.count]) if params.count else []
-        )
+        page = list(queryset[start : start + params.count]) if params.count else []
         resources = self.render_many(request, page, params)
         request.scim_outcome = (  # type: ignore[attr-defined]
             f"Found {total} {self.noun}{'s' if total != 1 else ''}"
@@ -447,6 +451,57 @@ class SearchView(ScimView):
         return view.list_response(request, ListParams.parse(body))
 
 
+class RootSearchView(SearchView):
+    """POST /.search (RFC 7644 §3.4.3): one query across Users and Groups.
+
+    The filter is applied to each resource type; a type for which it names no attribute
+    contributes nothing (a filter valid for neither is a 400). Users come first, then Groups,
+    each in its own stable order, and startIndex/count page through the combined list.
+    """
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        body = self.read_json(request)
+        schemas = body.get("schemas")
+        if not isinstance(schemas, list) or SEARCH_REQUEST not in schemas:
+            raise InvalidValue(f"A search request needs schemas [{SEARCH_REQUEST!r}].")
+        params = ListParams.parse(body)
+        parts: list[tuple[ResourceView, QuerySet[Any], int]] = []
+        refusals: list[ScimError] = []
+        for view_class in (UsersView, GroupsView):
+            view = view_class()
+            view.setup(request)
+            try:
+                queryset = view.search_queryset(request, params)
+            except (InvalidFilter, InvalidValue) as refusal:
+                refusals.append(refusal)
+                continue
+            parts.append((view, queryset, queryset.count()))
+        if not parts:
+            raise refusals[0]
+        total = sum(count for _, _, count in parts)
+        skip, room = params.start_index - 1, params.count
+        resources: list[Any] = []
+        for view, queryset, count in parts:
+            if room <= 0:
+                break
+            if skip >= count:
+                skip -= count
+                continue
+            page = list(queryset[skip : skip + room])
+            skip, room = 0, room - len(page)
+            resources += view.render_many(request, page, params)
+        request.scim_outcome = f"Found {total} users and groups"  # type: ignore[attr-defined]
+        return scim_response(
+            {
+                "schemas": [LIST_RESPONSE],
+                "totalResults": total,
+                "itemsPerPage": len(resources),
+                "startIndex": params.start_index,
+                "Resources": resources,
+            }
+        )
+
+
 class UserSearchView(SearchView):
     resource_view = UsersView
 
@@ -512,7 +567,7 @@ class SchemasView(ScimView):
 
 
 class NotSupportedView(ScimView):
-    """/Bulk, /Me and the root /.search: answered 501 with a SCIM error body."""
+    """/Bulk and /Me: answered 501 with a SCIM error body."""
 
     implemented = False
     http_method_names: ClassVar[list[str]] = ["get", "post", "put", "patch", "delete"]

@@ -280,3 +280,22 @@ def test_group_membership_patch_query_count_does_not_grow_with_group_size(scim):
     add(users[10:50])
     later = add(users[50:60])
     assert later == first
+
+
+def test_root_search_spans_users_and_groups_with_paging(scim, other_scim):
+    alice = create_user(scim, userName="alice@contoso.com")["id"]
+    group_id = create_group(scim, "Alpha")["id"]
+    other_scim.post("/Users", {"userName": "theirs@fabrikam.com"})
+    search = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}
+    everything = scim.post("/.search", {**search, "attributes": ["id"]}).body
+    assert everything["totalResults"] == 2
+    assert [r["id"] for r in everything["Resources"]] == [alice, group_id]
+    second = scim.post("/.search", {**search, "startIndex": 2, "count": 1}).body
+    assert [r["id"] for r in second["Resources"]] == [group_id]
+    # a filter only one resource type understands searches that type alone
+    users = scim.post("/.search", {**search, "filter": 'userName sw "ali"'}).body
+    assert [r["id"] for r in users["Resources"]] == [alice]
+    groups = scim.post("/.search", {**search, "filter": 'members pr or displayName eq "alpha"'})
+    assert [r["id"] for r in groups.body["Resources"]] == [group_id]
+    bad = scim.post("/.search", {**search, "filter": 'nosuch eq "x"'})
+    assert_scim_error(bad, 400, "invalidFilter")
