@@ -11,13 +11,12 @@ import copy
 from typing import Any
 
 from django.http import HttpRequest
-from django_scim.adapters import SCIMMixin
 
 from accounts.exceptions import AccountsError, AlreadyExists
 from accounts.models import Group, GroupMembership, Organization
 from accounts.services import group_create, group_delete, group_members_change, group_update
 from integrations.scim.errors import InvalidValue, Uniqueness
-from integrations.scim.responses import etag_for
+from integrations.scim.resources import ScimResource
 from integrations.scim.schema import normalize_resource
 from integrations.scim.tenancy import tenant_base_location
 from integrations.scim.users import check_length, identity_provider
@@ -65,27 +64,11 @@ def member_ids(entries: list[Any]) -> list[str]:
     return ids
 
 
-class ScimGroup(SCIMMixin):
+class ScimGroup(ScimResource):
     obj: Group
     url_name = "scim:groups"
     resource_type = "Group"
-    id_field = "scim_id"
-
-    def __init__(self, obj: Group, request: HttpRequest | None = None) -> None:
-        super().__init__(obj, request=request)
-        self.document: dict[str, Any] | None = None
-
-    @property
-    def id(self) -> str:
-        return str(self.obj.scim_id)
-
-    @property
-    def location(self) -> str:
-        return f"{tenant_base_location(self.request)}/Groups/{self.id}"
-
-    @property
-    def etag(self) -> str:
-        return etag_for(self.obj.version)
+    endpoint = "Groups"
 
     def current_document(self) -> dict[str, Any]:
         group: Group = self.obj

@@ -14,7 +14,6 @@ from urllib.parse import quote
 
 from django.db.models import Model
 from django.http import HttpRequest
-from django_scim.adapters import SCIMMixin
 
 from accounts.audit import Actor
 from accounts.exceptions import AccountsError, AlreadyExists
@@ -28,7 +27,7 @@ from accounts.services import (
     member_update_profile,
 )
 from integrations.scim.errors import InvalidValue, Uniqueness
-from integrations.scim.responses import etag_for
+from integrations.scim.resources import ScimResource
 from integrations.scim.schema import normalize_resource
 from integrations.scim.tenancy import tenant_base_location
 
@@ -124,27 +123,11 @@ def profile_from_document(
     )
 
 
-class ScimUser(SCIMMixin):
+class ScimUser(ScimResource):
     obj: Member
     url_name = "scim:users"
     resource_type = "User"
-    id_field = "scim_id"
-
-    def __init__(self, obj: Member, request: HttpRequest | None = None) -> None:
-        super().__init__(obj, request=request)
-        self.document: dict[str, Any] | None = None
-
-    @property
-    def id(self) -> str:
-        return str(self.obj.scim_id)
-
-    @property
-    def location(self) -> str:
-        return f"{tenant_base_location(self.request)}/Users/{self.id}"
-
-    @property
-    def etag(self) -> str:
-        return etag_for(self.obj.version)
+    endpoint = "Users"
 
     @property
     def active_assigned(self) -> bool:
