@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 
 from accounts.models import AuditLogEntry, Group, Invitation, Member, Organization, User
 
@@ -69,12 +69,8 @@ def member_list(
         invitation_email=Subquery(latest.values("email")[:1]),
         invitation_error=Subquery(latest.values("last_error")[:1]),
     )
-    if invitation == NO_EMAIL:
-        members = members.filter(email="", user__isnull=True)
-    elif invitation == "pending":
-        members = members.filter(invitation_status__in=["pending", "sending"])
-    elif invitation in {value for value, _ in INVITATION_FILTERS}:
-        members = members.filter(invitation_status=invitation)
+    if invitation:
+        members = members.filter(_invitation_condition(invitation))
     if status in Member.Status.values:
         members = members.filter(status=status)
     else:
@@ -91,6 +87,26 @@ def member_list(
             | Q(full_name__icontains=search)
         )
     return members.order_by(*MEMBER_SORTS.get(sort, MEMBER_SORTS["name"]))
+
+
+def _invitation_condition(state: str) -> Q:
+    """The invitation filter as EXISTS conditions, which the database answers with a semi-join
+    instead of a "latest invitation" subquery per member (the Users page at 100,000 members).
+
+    At most one invitation per member is open, so an open state is exact; a closed state
+    (accepted, expired, revoked) counts when no newer invitation is open.
+    """
+    if state == NO_EMAIL:
+        return Q(email="", user__isnull=True)
+    mine = Invitation.objects.filter(member=OuterRef("pk"))
+    open_one = Exists(mine.filter(status__in=Invitation.OPEN_STATUSES))
+    if state == "pending":
+        return Q(Exists(mine.filter(status__in=["pending", "sending"])))
+    if state in ("sent", "failed"):
+        return Q(Exists(mine.filter(status=state)))
+    if state in ("accepted", "expired", "revoked"):
+        return Q(Exists(mine.filter(status=state))) & ~Q(open_one)
+    return Q()
 
 
 def member_detail(organization: Organization, member_id: int) -> Member | None:

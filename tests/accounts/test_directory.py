@@ -345,3 +345,27 @@ def test_audit_log_filters_and_csv_export(owner, owner_client):
 def test_audit_csv_is_for_admins_only():
     client = signed_in_client(ActiveMemberFactory(role="member"))
     assert client.get("/activity/audit.csv").status_code == 403
+
+
+def test_invitation_filter_uses_the_latest_state(owner, owner_client):
+    organization = owner.organization
+    resent = MemberFactory(
+        organization=organization, user_name="resent@x.com", email="resent@x.com"
+    )
+    expired = MemberFactory(
+        organization=organization, user_name="expired@x.com", email="expired@x.com"
+    )
+    for member, statuses in ((resent, ["expired", "sent"]), (expired, ["expired"])):
+        for n, status in enumerate(statuses):
+            Invitation.objects.create(
+                organization=organization, member=member, email=member.email, status=status,
+                nonce=f"{member.pk}-{n}", token_digest=f"{member.pk}{n}".zfill(64),
+                expires_at=member.created_at,
+            )  # fmt: skip
+
+    def names(state: str) -> set[str]:
+        page = owner_client.get(f"/users/?invitation={state}").context["page"]
+        return {m.user_name for m in page.object_list}
+
+    assert names("sent") == {"resent@x.com"}
+    assert names("expired") == {"expired@x.com"}  # the resent one has a newer, open invitation
