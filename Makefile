@@ -63,8 +63,16 @@ format: setup
 test: setup browser lint
 	$(BIN)/pytest
 
+# The load generator is Debian's wrk; installed like Chromium when missing and allowed.
 bench: setup
-	@echo "Benchmarks are described in docs/benchmarks.md."
+	@if ! command -v wrk >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+		else \
+			echo "make bench needs wrk (Debian: apt-get install -y wrk)."; exit 1; \
+		fi; \
+	fi
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) var
