@@ -30,7 +30,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("integrations/", include("integrations.urls")),
     # The Tenant URL: {SITE_URL}/scim/v2/{tenant id}. The tenant is checked with the token.
-    re_path(r"^scim/v2/(?P<tenant_id>[^/]+)/?", include("integrations.scim.urls")),
+    re_path(r"^scim/v2/(?P<tenant_id>[^/]*)/?", include("integrations.scim.urls")),
     # Email provider delivery webhooks (bounces, complaints), behind ANYMAIL_WEBHOOK_SECRET.
     path("anymail/", include("anymail.urls")),
     path("django-admin/", admin.site.urls),

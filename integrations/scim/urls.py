@@ -28,5 +28,8 @@ urlpatterns = [
     ),
     re_path(r"^(?:/*)ResourceTypes" + ID, views.ResourceTypesView.as_view(), name="resource-types"),
     re_path(r"^(?:/*)Schemas" + ID, views.SchemasView.as_view(), name="schemas"),
-    re_path(r"^.*$", views.UnknownEndpointView.as_view(), name="unknown"),
+    # Any character, line breaks too: a path with an encoded line break (`%0A`) is still a SCIM
+    # path and gets the SCIM 404 body, not the panel's HTML page. (No (?s) flag: the URL
+    # resolver cannot reverse it.)
+    re_path(r"^[\s\S]*$", views.UnknownEndpointView.as_view(), name="unknown"),
 ]

@@ -209,9 +209,21 @@ class ResourceView(ScimView):
 
     def list_response(self, request: HttpRequest, params: ListParams) -> HttpResponse:
         queryset = self.search_queryset(request, params)
-        total = queryset.count()
         start = params.start_index - 1
-        page = list(queryset[start : start + params.count]) if params.count else []
+        if start == 0 and params.count:
+            page = list(queryset[: params.count])
+            # A first page that is not full holds every result, so no COUNT is needed:
+            # Entra's userName lookups (0 or 1 result) cost one query less.
+            total = len(page) if len(page) < params.count else queryset.count()
+        else:
+            total = queryset.count()
+            # A startIndex past the last result is an empty page (RFC 7644 §3.4.2.4), answered
+            # without a query: the database cannot take an OFFSET beyond its integer range.
+            page = (
+                list(queryset[start : start + params.count])
+                if params.count and start < total
+                else []
+            )
         resources = self.render_many(request, page, params)
         request.scim_outcome = (  # type: ignore[attr-defined]
             f"Found {total} {self.noun}{'s' if total != 1 else ''}"

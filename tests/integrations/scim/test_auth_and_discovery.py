@@ -185,3 +185,8 @@ def test_token_last_use_is_recorded_with_the_ip(scim, organization):
     token = organization.scim_tokens.get(state="current")
     assert token.last_used_at is not None
     assert token.last_used_ip == "127.0.0.1"
+
+
+@pytest.mark.parametrize("path", ["/scim/v2//Users", "/scim/v2/", "/scim/v2//"])
+def test_an_empty_tenant_gets_the_scim_401_not_a_panel_page(scim, path):
+    assert_scim_error(scim.get(path), 401)
