@@ -116,8 +116,9 @@ def _check_unique(
         raise AlreadyExists(f"A member with the externalId {profile.external_id!r} already exists.")
 
 
-def _replace_emails(member: Member, emails: tuple[EmailAddress, ...]) -> None:
-    MemberEmail.objects.filter(member=member).delete()
+def _replace_emails(member: Member, emails: tuple[EmailAddress, ...], *, new: bool = False) -> None:
+    if not new:  # a member created a moment ago has no rows to delete
+        MemberEmail.objects.filter(member=member).delete()
     MemberEmail.objects.bulk_create(
         MemberEmail(
             member=member,
@@ -163,7 +164,7 @@ def member_provision(
             raise AlreadyExists(
                 f"A member with the userName {profile.user_name!r} already exists."
             ) from exc
-        _replace_emails(member, profile.emails)
+        _replace_emails(member, profile.emails, new=True)
         audit_log_record(
             organization=organization,
             actor=actor,
