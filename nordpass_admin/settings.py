@@ -249,6 +249,9 @@ SCIM_SERVICE_PROVIDER = {
     "WWW_AUTHENTICATE_HEADER": 'Bearer realm="scim"',
     "EXPOSE_SCIM_EXCEPTIONS": False,
 }
+# Requests per second per organization (0: no limit), and the burst allowed above that rate.
+SCIM_RATE_LIMIT = env.float("SCIM_RATE_LIMIT", default=200.0)
+SCIM_RATE_BURST = env.float("SCIM_RATE_BURST", default=400.0)
 # Largest SCIM request body accepted (bytes); larger ones get 413.
 SCIM_MAX_BODY_BYTES = env.int("SCIM_MAX_BODY_BYTES", default=1024 * 1024)
 # Most resources one list or search response returns (RFC 7644 filter.maxResults).

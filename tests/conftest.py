@@ -8,6 +8,18 @@ from tests.factories import DEFAULT_PASSWORD, AdminFactory, OwnerFactory
 
 
 @pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    """Rate-limit counters and SCIM buckets start empty in every test (CI's second run keeps
+    them in a real Redis, where they would otherwise outlive the test)."""
+    from django.core.cache import cache
+
+    from integrations.scim import ratelimit
+
+    cache.clear()
+    ratelimit.reset_backend()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings) -> None:
     # The production hasher is slow on purpose; tests only need passwords to round-trip.
     # The real hashers stay listed so passwords set by another process (a command) still verify.

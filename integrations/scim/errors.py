@@ -90,3 +90,13 @@ class PreconditionFailed(ScimError):
 
 class NotImplementedFeature(ScimError):
     status = 501
+
+
+class RateLimited(ScimError):
+    """429 (RFC 7644 §3.12 lists it; RFC 6585): the caller sets Retry-After from `retry_after`."""
+
+    status = 429
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

@@ -25,7 +25,8 @@ from django.http import HttpRequest, HttpResponse
 from accounts.models import Organization
 from integrations import services
 from integrations.models import ScimRequest
-from integrations.scim.errors import ScimError, Unauthorized
+from integrations.scim.errors import RateLimited, ScimError, Unauthorized
+from integrations.scim.ratelimit import scim_rate_limit_check
 from integrations.scim.responses import error_response
 
 logger = logging.getLogger("integrations.scim")
@@ -78,6 +79,8 @@ class ScimRequestMiddleware:
             response = self.get_response(request, *args, **kwargs)
         except ScimError as exc:
             response = error_response(exc)
+            if isinstance(exc, RateLimited):
+                response["Retry-After"] = str(exc.retry_after)
         except (OperationalError, InterfaceError) as exc:
             # The database is unreachable or restarting: tell the client to come back.
             logger.warning("SCIM request %s: database unavailable (%s)", request_id, exc)
@@ -109,6 +112,13 @@ class ScimRequestMiddleware:
         token = services.scim_token_authenticate(organization=organization, presented=presented)
         if token is None:
             raise refusal
+        decision = scim_rate_limit_check(organization.pk)
+        if not decision.allowed:
+            raise RateLimited(
+                "Too many requests for this organization: retry after "
+                f"{decision.retry_after} second(s).",
+                retry_after=decision.retry_after,
+            )
         services.scim_token_record_use(token=token, ip_address=_client_ip(request))
         request.scim_organization = organization  # type: ignore[attr-defined]
         request.scim_token = token  # type: ignore[attr-defined]
