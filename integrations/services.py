@@ -200,6 +200,8 @@ def scim_tokens_expire_overlaps() -> int:
 
 
 def _truncate(text: str, limit: int) -> str:
+    # PostgreSQL text cannot hold NUL; a hostile request's path or body may carry one.
+    text = text.replace("\x00", "\N{SYMBOL FOR NULL}")
     if len(text) <= limit:
         return text
     return text[:limit] + f"… [{len(text) - limit} more characters not kept]"
@@ -227,15 +229,15 @@ def scim_request_record(
     return ScimRequest.objects.create(
         organization=organization,
         request_id=request_id,
-        method=method[:8],
-        path=path[:512],
+        method=_truncate(method, 8)[:8],
+        path=_truncate(path, 512)[:512],
         query=_truncate(query, 2048),
         status_code=status_code,
         duration_ms=duration_ms,
         client_kind=client_kind,
         resource_type=resource_type[:16],
         resource_id=resource_id[:64],
-        outcome=outcome[:300],
+        outcome=_truncate(outcome, 300)[:300],
         request_body=_truncate(request_body, limit),
         response_body=_truncate(response_body, limit),
         remote_ip=remote_ip,

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.http import HttpRequest, HttpResponse
 
 from accounts.models import Organization
@@ -131,25 +131,36 @@ class ScimRequestMiddleware:
         started: float,
     ) -> None:
         try:
-            services.scim_request_record(
-                organization=organization,
-                request_id=request.scim_request_id,  # type: ignore[attr-defined]
-                method=request.method or "",
-                path=_relative_path(request.path, organization),
-                query=request.META.get("QUERY_STRING", ""),
-                status_code=response.status_code,
-                duration_ms=int((time.monotonic() - started) * 1000),
-                client_kind=detect_client(request),
-                resource_type=getattr(request, "scim_resource_type", ""),
-                resource_id=getattr(request, "scim_resource_id", ""),
-                outcome=_outcome(request, response),
-                request_body=getattr(request, "scim_body_text", ""),
-                response_body=_response_text(response),
-                remote_ip=_client_ip(request),
-            )
+            # A savepoint: a failed log write must not break a surrounding transaction.
+            with transaction.atomic():
+                self._write_record(request, response, organization, started)
         except DatabaseError:
             # Losing one log row must never turn a successful provisioning call into an error.
             logger.exception("Could not record SCIM request %s", request.scim_request_id)  # type: ignore[attr-defined]
+
+    def _write_record(
+        self,
+        request: HttpRequest,
+        response: HttpResponse,
+        organization: Organization,
+        started: float,
+    ) -> None:
+        services.scim_request_record(
+            organization=organization,
+            request_id=request.scim_request_id,  # type: ignore[attr-defined]
+            method=request.method or "",
+            path=_relative_path(request.path, organization),
+            query=request.META.get("QUERY_STRING", ""),
+            status_code=response.status_code,
+            duration_ms=int((time.monotonic() - started) * 1000),
+            client_kind=detect_client(request),
+            resource_type=getattr(request, "scim_resource_type", ""),
+            resource_id=getattr(request, "scim_resource_id", ""),
+            outcome=_outcome(request, response),
+            request_body=getattr(request, "scim_body_text", ""),
+            response_body=_response_text(response),
+            remote_ip=_client_ip(request),
+        )
 
 
 def _relative_path(path: str, organization: Organization) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 
-from integrations.scim.errors import InvalidValue
+from integrations.scim.errors import InvalidFilter, InvalidValue
 
 DEFAULT_COUNT = 100
 ALWAYS_RETURNED = frozenset({"id", "schemas"})
@@ -70,6 +70,8 @@ class ListParams:
         filter_text = lowered.get("filter") or ""
         if not isinstance(filter_text, str):
             raise InvalidValue("filter must be a string.")
+        if "\x00" in filter_text:  # PostgreSQL cannot compare text containing NUL
+            raise InvalidFilter("Invalid filter: NUL characters are not allowed.")
         sort_by = lowered.get("sortby") or ""
         if not isinstance(sort_by, str):
             raise InvalidValue("sortBy must be an attribute name.")

@@ -59,6 +59,18 @@ def _redact(value: Any) -> Any:
     return value
 
 
+def _has_nul(value: Any) -> bool:
+    """NUL cannot be stored in PostgreSQL text or JSON, so it is refused up front (400), never
+    left to fail in the database (500)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -116,6 +128,8 @@ class ScimView(scim_views.SCIMView):
             raise InvalidSyntax(f"The request body is not valid JSON: {exc}.") from None
         if not isinstance(body, dict):
             raise InvalidSyntax("The request body must be a JSON object.")
+        if _has_nul(body):
+            raise InvalidValue("Text in the request may not contain NUL (\\u0000) characters.")
         request.scim_body_text = json.dumps(_redact(body), ensure_ascii=False)  # type: ignore[attr-defined]
         return body
 

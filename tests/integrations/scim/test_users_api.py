@@ -779,3 +779,16 @@ def test_removing_active_leaves_the_status_alone(scim):
 def test_values_too_long_to_store_are_400_invalid_value_never_truncated(scim, body):
     assert_scim_error(scim.post("/Users", body), 400, "invalidValue")
     assert Member.objects.count() == 0
+
+
+def test_nul_characters_are_refused_and_logged_safely(scim, organization):
+    from integrations.models import ScimRequest
+
+    created = scim.post("/Users", {"userName": "nul\u0000@contoso.com"})
+    assert_scim_error(created, 400, "invalidValue")
+    assert_scim_error(scim.get('/Users?filter=userName eq "a%00b"'), 400, "invalidFilter")
+    assert scim.get("/Users/%00").status == 404
+    paths = list(
+        ScimRequest.objects.filter(organization=organization).values_list("path", flat=True)
+    )
+    assert "/Users/\N{SYMBOL FOR NULL}" in paths
