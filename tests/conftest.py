@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.test import Client
 
@@ -48,3 +50,12 @@ def signed_in_client(member: Member) -> Client:
 @pytest.fixture
 def owner_client(owner: Member) -> Client:
     return signed_in_client(owner)
+
+
+# Under CI the fuzzers replay the same examples every run, so a submission's result does not
+# depend on luck; on developer machines they keep exploring new ones.
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI") == "true":
+    hypothesis_settings.load_profile("ci")
