@@ -10,6 +10,7 @@ from django.http import HttpResponse
 from integrations.scim.errors import ScimError
 
 CONTENT_TYPE = "application/scim+json; charset=utf-8"
+LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
 
 def scim_response(
@@ -20,6 +21,19 @@ def scim_response(
     if etag:
         response["ETag"] = etag
     return response
+
+
+def list_body(
+    resources: list[Any], *, total: int | None = None, start_index: int = 1
+) -> dict[str, Any]:
+    """A ListResponse (RFC 7644 §3.4.2): the page's resources and where it sits in the total."""
+    return {
+        "schemas": [LIST_RESPONSE],
+        "totalResults": len(resources) if total is None else total,
+        "itemsPerPage": len(resources),
+        "startIndex": start_index,
+        "Resources": resources,
+    }
 
 
 def error_response(error: ScimError) -> HttpResponse:

@@ -38,11 +38,10 @@ from integrations.scim.filters import GROUP_FILTER, USER_FILTER, compile_filter
 from integrations.scim.groups import GROUP_SCHEMA, ScimGroup, member_ids
 from integrations.scim.params import ListParams, project
 from integrations.scim.patch import apply_patch
-from integrations.scim.responses import scim_response
+from integrations.scim.responses import list_body, scim_response
 from integrations.scim.tenancy import request_organization, tenant_base_location
 from integrations.scim.users import USER_SCHEMA, ScimUser
 
-LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 JSON_TYPES = ("application/scim+json", "application/json")
 REDACTED_KEYS = frozenset({"password", "secret", "token", "authorization"})
@@ -244,15 +243,7 @@ class ResourceView(ScimView):
             + (f" for {params.filter[:120]}" if params.filter else "")
         )
         request.scim_resource_type = self.adapter_class.resource_type  # type: ignore[attr-defined]
-        return scim_response(
-            {
-                "schemas": [LIST_RESPONSE],
-                "totalResults": total,
-                "itemsPerPage": len(resources),
-                "startIndex": params.start_index,
-                "Resources": resources,
-            }
-        )
+        return scim_response(list_body(resources, total=total, start_index=params.start_index))
 
     # --- HTTP methods ----------------------------------------------------------------------
 
@@ -517,15 +508,7 @@ class RootSearchView(SearchView):
             skip, room = 0, room - len(page)
             resources += view.render_many(request, page, params)
         request.scim_outcome = f"Found {total} users and groups"  # type: ignore[attr-defined]
-        return scim_response(
-            {
-                "schemas": [LIST_RESPONSE],
-                "totalResults": total,
-                "itemsPerPage": len(resources),
-                "startIndex": params.start_index,
-                "Resources": resources,
-            }
-        )
+        return scim_response(list_body(resources, total=total, start_index=params.start_index))
 
 
 class UserSearchView(SearchView):
@@ -558,15 +541,7 @@ class ResourceTypesView(ScimView):
                 raise NotFound(f"Resource type {uuid[:64]!r} not found.")
             return scim_response(types[uuid])
         resources = list(types.values())
-        return scim_response(
-            {
-                "schemas": [LIST_RESPONSE],
-                "totalResults": len(resources),
-                "itemsPerPage": len(resources),
-                "startIndex": 1,
-                "Resources": resources,
-            }
-        )
+        return scim_response(list_body(resources))
 
 
 class SchemasView(ScimView):
@@ -581,15 +556,7 @@ class SchemasView(ScimView):
             if match is None:
                 raise NotFound(f"Schema {uuid[:120]!r} not found.")
             return scim_response(match)
-        return scim_response(
-            {
-                "schemas": [LIST_RESPONSE],
-                "totalResults": len(documents),
-                "itemsPerPage": len(documents),
-                "startIndex": 1,
-                "Resources": documents,
-            }
-        )
+        return scim_response(list_body(documents))
 
 
 class NotSupportedView(ScimView):
