@@ -132,6 +132,8 @@ class ScimGroup(ScimResource):
         remove: list[str] = (),  # type: ignore[assignment]
         replace_members: list[str] | None = None,
     ) -> bool:
+        """Apply a new document and membership delta; `members_added`/`members_removed` keep
+        the real changes for the provisioning log's outcome."""
         _check_lengths(stored)
         actor = identity_provider(self._request)
         group: Group = self.obj
@@ -147,6 +149,7 @@ class ScimGroup(ScimResource):
             added, removed = group_members_change(
                 group=group, actor=actor, add=add, remove=remove, replace=replace_members
             )
+            self.members_added, self.members_removed = added, removed
             return changed or bool(added or removed)
 
         return bool(self._run(change))

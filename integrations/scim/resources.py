@@ -20,6 +20,7 @@ class ScimResource(SCIMMixin):
     def __init__(self, obj: Any, request: HttpRequest | None = None) -> None:
         super().__init__(obj, request=request)
         self.document: dict[str, Any] | None = None
+        self.members_added = self.members_removed = 0
 
     @property
     def id(self) -> str:

@@ -422,6 +422,23 @@ class GroupsView(ResourceView, scim_views.GroupsView):
             for obj in objects
         ]
 
+    def membership_outcome(self, before: dict[str, Any], adapter: ScimGroup) -> str:
+        """ "Added 100 members to Sales", "Removed 1 member from Sales", or the generic line."""
+        added = adapter.members_added
+        removed = adapter.members_removed
+        name = self.label(adapter.obj)
+
+        def members(count: int) -> str:
+            return f"{count} member{'s' if count != 1 else ''}"
+
+        if added and removed:
+            return f"Added {members(added)} to and removed {members(removed)} from group {name}"
+        if added:
+            return f"Added {members(added)} to group {name}"
+        if removed:
+            return f"Removed {members(removed)} from group {name}"
+        return self.change_outcome(before, adapter.obj)
+
     def patch(self, request: HttpRequest, uuid: str | None = None) -> HttpResponse:
         if uuid is None:
             raise ScimError("PATCH needs a resource id in the path.", status=405)
@@ -444,7 +461,7 @@ class GroupsView(ResourceView, scim_views.GroupsView):
                 remove=list(result.members_removed),
                 replace_members=replaced,
             )
-        request.scim_outcome = self.change_outcome(before, adapter.obj)  # type: ignore[attr-defined]
+        request.scim_outcome = self.membership_outcome(before, adapter)  # type: ignore[attr-defined]
         params = ListParams.projection_only(request.GET)
         if params.attributes or params.excluded:
             return self.resource_response(request, adapter.obj, params=params)

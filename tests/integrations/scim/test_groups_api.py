@@ -299,3 +299,23 @@ def test_root_search_spans_users_and_groups_with_paging(scim, other_scim):
     assert [r["id"] for r in groups.body["Resources"]] == [group_id]
     bad = scim.post("/.search", {**search, "filter": 'nosuch eq "x"'})
     assert_scim_error(bad, 400, "invalidFilter")
+
+
+def test_the_provisioning_log_says_how_membership_changed(scim, organization):
+    from integrations.models import ScimRequest
+
+    group_id = create_group(scim, "Sales")["id"]
+    ids = [create_user(scim, userName=f"s{n}@contoso.com")["id"] for n in range(3)]
+    scim.patch(
+        f"/Groups/{group_id}",
+        patch({"op": "Add", "path": "members", "value": [{"value": i} for i in ids]}),
+    )
+    scim.patch(
+        f"/Groups/{group_id}", patch({"op": "remove", "path": f'members[value eq "{ids[0]}"]'})
+    )
+    outcomes = list(
+        ScimRequest.objects.filter(organization=organization, method="PATCH")
+        .order_by("created_at", "id")
+        .values_list("outcome", flat=True)
+    )
+    assert outcomes == ["Added 3 members to group Sales", "Removed 1 member from group Sales"]
