@@ -340,12 +340,10 @@ class Invitation(models.Model):
         EXPIRED = "expired", "Expired"
         REVOKED = "revoked", "Revoked"
 
-    OPEN_STATUSES: ClassVar[tuple[str, ...]] = (
-        Status.PENDING,
-        Status.SENDING,
-        Status.SENT,
-        Status.FAILED,
-    )
+    # On its way or waiting for the person: what the panel counts as a pending invitation.
+    AWAITING_STATUSES: ClassVar[tuple[str, ...]] = (Status.PENDING, Status.SENDING, Status.SENT)
+    # Not final yet: at most one per member (a database constraint).
+    OPEN_STATUSES: ClassVar[tuple[str, ...]] = (*AWAITING_STATUSES, Status.FAILED)
 
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="invitations"

@@ -140,11 +140,7 @@ def pending_invitations(organization: Organization) -> QuerySet[Invitation]:
     return (
         Invitation.objects.filter(
             organization=organization,
-            status__in=[
-                Invitation.Status.PENDING,
-                Invitation.Status.SENDING,
-                Invitation.Status.SENT,
-            ],
+            status__in=Invitation.AWAITING_STATUSES,
         )
         .select_related("member")
         .order_by("-created_at", "-id")
@@ -152,9 +148,8 @@ def pending_invitations(organization: Organization) -> QuerySet[Invitation]:
 
 
 def invitation_counts(organization: Organization) -> dict[str, int]:
-    open_statuses = [Invitation.Status.PENDING, Invitation.Status.SENDING, Invitation.Status.SENT]
     counts = Invitation.objects.filter(organization=organization).aggregate(
-        pending=Count("id", filter=Q(status__in=open_statuses)),
+        pending=Count("id", filter=Q(status__in=Invitation.AWAITING_STATUSES)),
         failed=Count("id", filter=Q(status=Invitation.Status.FAILED)),
     )
     counts["no_email"] = Member.objects.filter(

@@ -287,11 +287,7 @@ def invitation_mark_failed(invitation_id: int, *, reason: str) -> bool:
     return bool(
         Invitation.objects.filter(
             pk=invitation_id,
-            status__in=[
-                Invitation.Status.PENDING,
-                Invitation.Status.SENDING,
-                Invitation.Status.SENT,
-            ],
+            status__in=Invitation.AWAITING_STATUSES,
         ).update(status=Invitation.Status.FAILED, last_error=reason[:500])
     )
 

@@ -138,12 +138,9 @@ class ScimRequestMiddleware:
             # Losing one log row must never turn a successful provisioning call into an error.
             logger.exception("Could not record SCIM request %s", request.scim_request_id)  # type: ignore[attr-defined]
 
+    @staticmethod
     def _write_record(
-        self,
-        request: HttpRequest,
-        response: HttpResponse,
-        organization: Organization,
-        started: float,
+        request: HttpRequest, response: HttpResponse, organization: Organization, started: float
     ) -> None:
         services.scim_request_record(
             organization=organization,

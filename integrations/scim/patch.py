@@ -49,6 +49,7 @@ from integrations.scim.schema import (
     SCHEMA_URNS,
     Attribute,
     ResourceType,
+    ci_key,
     complex_value,
     core_attribute,
     core_schema,
@@ -704,7 +705,7 @@ class _Patcher:
     def _container(self, target: _Target, *, create: bool) -> dict[str, Any] | None:
         if target.extension is None:
             return self.document
-        key = _ci_key(self.document, target.extension)
+        key = ci_key(self.document, target.extension)
         container = self.document.get(key) if key is not None else None
         if isinstance(container, dict) or not create:
             return container if isinstance(container, dict) else None
@@ -835,7 +836,7 @@ class _Patcher:
         """A path that is an extension URN: its attributes one by one, like a path-less value."""
         assert target.extension is not None  # noqa: S101 - name None means an extension
         if op == "remove" or value is None:
-            key = _ci_key(self.document, target.extension)
+            key = ci_key(self.document, target.extension)
             if key is not None:
                 del self.document[key]
             return
@@ -985,22 +986,14 @@ def _without_schemas(document: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in document.items() if key != "schemas"}
 
 
-def _ci_key(mapping: dict[str, Any], key: str) -> str | None:
-    lowered = key.lower()
-    for existing in mapping:
-        if existing.lower() == lowered:
-            return existing
-    return None
-
-
 def _ci_get(mapping: dict[str, Any], key: str) -> Any:
-    existing = _ci_key(mapping, key)
+    existing = ci_key(mapping, key)
     return mapping[existing] if existing is not None else None
 
 
 def _put(mapping: dict[str, Any], key: str, value: Any) -> None:
     """Set `key` (dropping a key that differs only in case), or remove it when value is None."""
-    existing = _ci_key(mapping, key)
+    existing = ci_key(mapping, key)
     if existing is not None:
         del mapping[existing]
     if value is not None:

@@ -500,7 +500,7 @@ def normalize_resource(resource_type: ResourceType, payload: object) -> dict[str
         if urn == core.id:
             bucket = raw_core
         else:
-            existing = _ci_key(raw_extensions, urn)
+            existing = ci_key(raw_extensions, urn)
             bucket = raw_extensions.setdefault(existing or urn, {})
         if name is not None:
             _ci_set(bucket, name, value)
@@ -694,7 +694,8 @@ def _is_unassigned(value: Any) -> bool:
     return value is None or value == "" or value == []
 
 
-def _ci_key(mapping: dict[str, Any], key: str) -> str | None:
+def ci_key(mapping: dict[str, Any], key: str) -> str | None:
+    """The key of `mapping` equal to `key` ignoring case (RFC 7643 §2.1), if any."""
     lowered = key.lower()
     for existing in mapping:
         if existing.lower() == lowered:
@@ -704,7 +705,7 @@ def _ci_key(mapping: dict[str, Any], key: str) -> str | None:
 
 def _ci_set(mapping: dict[str, Any], key: str, value: Any) -> None:
     """Set `key`, replacing a key that differs only in case (the later one wins)."""
-    existing = _ci_key(mapping, key)
+    existing = ci_key(mapping, key)
     if existing is not None:
         del mapping[existing]
     mapping[key] = value
