@@ -25,6 +25,7 @@ from accounts.models import AuditLogEntry, Group, GroupMembership, Invitation, M
 from integrations.models import ScimRequest
 from tests.factories import MemberFactory
 from tests.integrations.scim.conftest import ScimClient, ScimResponse
+from tests.integrations.scim.examples import OKTA_CREATE_USER
 from tests.integrations.scim.test_auth_and_discovery import assert_scim_error
 
 pytestmark = pytest.mark.django_db
@@ -40,19 +41,7 @@ ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 SCIM_CONTENT_TYPE = "application/scim+json; charset=utf-8"
 
 OKTA_USER_AGENT = "Okta SCIM Client 1.0.0"
-# Okta's documented create request (scim-notes §11; Okta "SCIM 2.0 Protocol Reference").
-OKTA_CREATE = {
-    "schemas": [USER],
-    "userName": "test.user@okta.local",
-    "name": {"givenName": "Test", "familyName": "User"},
-    "emails": [{"primary": True, "value": "test.user@okta.local", "type": "work"}],
-    "displayName": "Test User",
-    "locale": "en-US",
-    "externalId": "00ujl29u0le5T6Aj10h7",
-    "groups": [],
-    "password": "1mz050nq",
-    "active": True,
-}
+OKTA_CREATE = OKTA_CREATE_USER
 
 
 class Okta:

@@ -7,6 +7,7 @@ import pytest
 
 from integrations.scim.errors import ERROR_SCHEMA, InvalidValue
 from integrations.scim.schema import SCHEMA_URNS, normalize_resource, schema_documents
+from tests.integrations.scim.examples import ENTRA_CREATE_USER, OKTA_CREATE_USER
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -272,29 +273,7 @@ def test_group_display_name_is_required_and_unique_and_members_are_immutable_val
 
 def test_entra_create_user_request_normalizes_to_the_stored_document():
     # given: scim-notes §4.1, verbatim
-    payload = {
-        "schemas": [
-            "urn:ietf:params:scim:schemas:core:2.0:User",
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
-        ],
-        "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
-        "userName": "Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee",
-        "active": True,
-        "emails": [
-            {
-                "primary": True,
-                "type": "work",
-                "value": "Test_User_11bb11bb-cc22-dd33-ee44-55ff55ff55ff@testuser.com",
-            }
-        ],
-        "meta": {"resourceType": "User"},
-        "name": {
-            "formatted": "givenName familyName",
-            "familyName": "familyName",
-            "givenName": "givenName",
-        },
-        "roles": [],
-    }
+    payload = ENTRA_CREATE_USER
 
     # when
     document = normalize_resource("User", payload)
@@ -340,18 +319,7 @@ def test_entra_legacy_nulls_and_misspelled_enterprise_urn_are_ignored():
 
 def test_okta_create_user_drops_password_and_groups():
     # given: Okta's create (scim-notes §11)
-    payload = {
-        "schemas": [USER],
-        "userName": "test.user@okta.local",
-        "name": {"givenName": "Test", "familyName": "User"},
-        "emails": [{"primary": True, "value": "test.user@okta.local", "type": "work"}],
-        "displayName": "Test User",
-        "locale": "en-US",
-        "externalId": "00ujl29u0le5T6Aj10h7",
-        "groups": [],
-        "password": "1mz050nq",
-        "active": True,
-    }
+    payload = OKTA_CREATE_USER
 
     # when
     document = normalize_resource("User", payload)

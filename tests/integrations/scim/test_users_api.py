@@ -10,6 +10,7 @@ import pytest
 
 from accounts.models import AuditLogEntry, Member
 from tests.factories import ActiveMemberFactory, MemberFactory, UserFactory
+from tests.integrations.scim.examples import ENTRA_CREATE_USER
 from tests.integrations.scim.test_auth_and_discovery import assert_scim_error
 
 pytestmark = pytest.mark.django_db
@@ -18,30 +19,7 @@ USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
-# Microsoft's "Create User" request, as documented (scim-notes §4.1).
-ENTRA_CREATE = {
-    "schemas": [
-        "urn:ietf:params:scim:schemas:core:2.0:User",
-        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
-    ],
-    "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
-    "userName": "Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee",
-    "active": True,
-    "emails": [
-        {
-            "primary": True,
-            "type": "work",
-            "value": "Test_User_11bb11bb-cc22-dd33-ee44-55ff55ff55ff@testuser.com",
-        }
-    ],
-    "meta": {"resourceType": "User"},
-    "name": {
-        "formatted": "givenName familyName",
-        "familyName": "familyName",
-        "givenName": "givenName",
-    },
-    "roles": [],
-}
+ENTRA_CREATE = ENTRA_CREATE_USER
 
 
 def patch(*operations: dict) -> dict:
