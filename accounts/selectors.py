@@ -63,12 +63,7 @@ def member_list(
     group: Group | None = None,
     sort: str = "name",
 ) -> QuerySet[Member]:
-    latest = Invitation.objects.filter(member=OuterRef("pk")).order_by("-created_at", "-id")
-    members = Member.objects.filter(organization=organization).annotate(
-        invitation_status=Subquery(latest.values("status")[:1]),
-        invitation_email=Subquery(latest.values("email")[:1]),
-        invitation_error=Subquery(latest.values("last_error")[:1]),
-    )
+    members = _with_latest_invitation(Member.objects.filter(organization=organization))
     if invitation:
         members = members.filter(_invitation_condition(invitation))
     if status in Member.Status.values:
@@ -87,6 +82,17 @@ def member_list(
             | Q(full_name__icontains=search)
         )
     return members.order_by(*MEMBER_SORTS.get(sort, MEMBER_SORTS["name"]))
+
+
+def _with_latest_invitation(members: QuerySet[Member]) -> QuerySet[Member]:
+    """The latest invitation's status, address and error on each row, for the Users table's
+    invitation cell (evaluated only for the rows of the page)."""
+    latest = Invitation.objects.filter(member=OuterRef("pk")).order_by("-created_at", "-id")
+    return members.annotate(
+        invitation_status=Subquery(latest.values("status")[:1]),
+        invitation_email=Subquery(latest.values("email")[:1]),
+        invitation_error=Subquery(latest.values("last_error")[:1]),
+    )
 
 
 def _invitation_condition(state: str) -> Q:

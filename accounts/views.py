@@ -73,7 +73,7 @@ def dashboard(request: PanelRequest) -> HttpResponse:
         "recent_errors": recent_provisioning_errors(organization, limit=10),
         "total_members": sum(v for k, v in counts.items() if k != "deleted"),
         "pending_invitations": selectors.pending_invitations(organization)[:10],
-        "recent_activity": selectors.audit_log_list(organization).select_related("actor_user")[:8],
+        "recent_activity": selectors.audit_log_list(organization)[:8],
         "group_count": selectors.group_list(organization).count(),
     }
     return render(request, "accounts/dashboard.html", context)

@@ -22,3 +22,34 @@ def audit_change(value: Any) -> str:
             item = ", ".join(f"{k}={v}" for k, v in item.items() if v not in (None, "", []))
         parts.append(f"{key.replace('_', ' ')}: {item}")
     return ", ".join(parts)
+
+
+ACTION_LABELS = {
+    "organization.created": "Organization created",
+    "organization.admin_group_changed": "Admin group changed",
+    "member.created": "Member added",
+    "member.provisioned": "Member provisioned",
+    "member.updated": "Member updated",
+    "member.suspended": "Member suspended",
+    "member.reactivated": "Member reactivated",
+    "member.removed": "Member removed",
+    "member.role_changed": "Role changed",
+    "group.created": "Group created",
+    "group.updated": "Group updated",
+    "group.members_changed": "Group members changed",
+    "group.deleted": "Group deleted",
+    "invitation.created": "Invitation sent",
+    "invitation.resent": "Invitation resent",
+    "invitation.revoked": "Invitation revoked",
+    "invitation.accepted": "Invitation accepted",
+    "scim_token.issued": "Provisioning credentials issued",
+    "scim_token.regenerated": "Provisioning token regenerated",
+    "scim_token.revoked": "Provisioning token revoked",
+    "scim_token.overlap_ended": "Previous provisioning token expired",
+}
+
+
+@register.filter
+def audit_action(value: str) -> str:
+    """`member.role_changed` → `Role changed`, for people; CSV exports keep the code."""
+    return ACTION_LABELS.get(value, value.replace("_", " ").replace(".", ": ").capitalize())

@@ -369,3 +369,19 @@ def test_invitation_filter_uses_the_latest_state(owner, owner_client):
 
     assert names("sent") == {"resent@x.com"}
     assert names("expired") == {"expired@x.com"}  # the resent one has a newer, open invitation
+
+
+def test_risky_member_actions_ask_for_confirmation_and_actions_read_as_words(owner, owner_client):
+    member = MemberFactory(organization=owner.organization, source="panel")
+    AuditLogEntry.objects.create(
+        organization=owner.organization,
+        actor_kind="user",
+        actor_label=owner.email,
+        action="scim_token.issued",
+        target_label="token",
+    )
+    html = owner_client.get(f"/users/{member.pk}/").content.decode()
+    assert 'data-confirm="Remove ' in html and 'data-confirm="Suspend ' in html
+    assert "js/confirm.js" in html
+    activity = owner_client.get("/activity/").content.decode()
+    assert "Provisioning credentials issued" in activity
