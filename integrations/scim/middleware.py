@@ -32,6 +32,11 @@ from integrations.scim.responses import error_response
 logger = logging.getLogger("integrations.scim")
 
 RETRY_AFTER_SECONDS = 30
+# The one answer to every authentication failure, written for the identity provider's admin.
+AUTHENTICATION_FAILED = (
+    "Authentication failed: send the Secret token from this organization's Integrations page "
+    "as 'Authorization: Bearer <token>'."
+)
 
 
 def _bearer_token(request: HttpRequest) -> str:
@@ -105,7 +110,7 @@ class ScimRequestMiddleware:
     def _authenticate(self, request: HttpRequest, organization: Organization | None) -> None:
         # One answer for every failure, so the endpoint never tells which tenants exist. Failures
         # for a real tenant are still logged there: "Entra still sends the old token" shows up.
-        refusal = Unauthorized("Authentication failed: send the secret token from the panel.")
+        refusal = Unauthorized(AUTHENTICATION_FAILED)
         presented = _bearer_token(request)
         if organization is None or not presented:
             raise refusal

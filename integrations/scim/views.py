@@ -161,6 +161,8 @@ class ResourceView(ScimView):
         obj = self.base_queryset(request).filter(scim_id=scim_id).first()
         if obj is None:
             raise NotFound(f"{self.noun.capitalize()} {resource_id[:64]!r} not found.")
+        # The middleware already loaded the organization; reuse it instead of a second query.
+        obj.organization = request_organization(request)
         request.scim_resource_type = self.adapter_class.resource_type  # type: ignore[attr-defined]
         request.scim_resource_id = str(scim_id)  # type: ignore[attr-defined]
         return obj
@@ -475,14 +477,17 @@ class SearchView(ScimView):
     http_method_names: ClassVar[list[str]] = ["post"]
     resource_view: ClassVar[type[ResourceView]]
 
-    def post(self, request: HttpRequest) -> HttpResponse:
+    def read_search(self, request: HttpRequest) -> ListParams:
         body = self.read_json(request)
         schemas = body.get("schemas")
         if not isinstance(schemas, list) or SEARCH_REQUEST not in schemas:
             raise InvalidValue(f"A search request needs schemas [{SEARCH_REQUEST!r}].")
+        return ListParams.parse(body)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
         view = self.resource_view()
         view.setup(request)
-        return view.list_response(request, ListParams.parse(body))
+        return view.list_response(request, self.read_search(request))
 
 
 class RootSearchView(SearchView):
@@ -494,11 +499,7 @@ class RootSearchView(SearchView):
     """
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        body = self.read_json(request)
-        schemas = body.get("schemas")
-        if not isinstance(schemas, list) or SEARCH_REQUEST not in schemas:
-            raise InvalidValue(f"A search request needs schemas [{SEARCH_REQUEST!r}].")
-        params = ListParams.parse(body)
+        params = self.read_search(request)
         parts: list[tuple[ResourceView, QuerySet[Any], int]] = []
         refusals: list[ScimError] = []
         for view_class in (UsersView, GroupsView):

@@ -65,9 +65,9 @@ def test_unknown_and_malformed_tenants_get_the_same_401(scim):
     for path in ("/scim/v2/00000000-0000-4000-8000-000000000000/Users", "/scim/v2/nope/Users"):
         response = scim.get(path)
         assert_scim_error(response, 401)
-        assert (
-            response.body["detail"]
-            == "Authentication failed: send the secret token from the panel."
+        assert response.body["detail"] == (
+            "Authentication failed: send the Secret token from this organization's "
+            "Integrations page as 'Authorization: Bearer <token>'."
         )
 
 

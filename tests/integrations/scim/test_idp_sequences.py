@@ -23,6 +23,7 @@ import pytest
 
 from accounts.models import AuditLogEntry, Group, GroupMembership, Invitation, Member
 from integrations.models import ScimRequest
+from integrations.scim.middleware import AUTHENTICATION_FAILED
 from tests.factories import MemberFactory
 from tests.integrations.scim.conftest import ScimClient, ScimResponse
 from tests.integrations.scim.examples import OKTA_CREATE_USER
@@ -288,7 +289,8 @@ def test_okta_scim_2_0_spec_test_passes_step_by_step(okta, organization):
     )
     assert_scim_error(refused, 401)
     assert refused.body == error_body(
-        401, "Authentication failed: send the secret token from the panel."
+        401,
+        AUTHENTICATION_FAILED,
     )
 
     # 12. another id that does not exist
