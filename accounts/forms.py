@@ -172,3 +172,40 @@ class ExistingAccountForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
+
+
+class TwoFactorCodeForm(forms.Form):
+    """A six-digit code from the authenticator app, or (where `allow_recovery`) a recovery code."""
+
+    code = forms.CharField(
+        label="Authentication code",
+        max_length=40,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "autocapitalize": "off",
+                "spellcheck": "false",
+                "class": "code-input",
+            }
+        ),
+    )
+
+    def __init__(self, *args: Any, allow_recovery: bool = True, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        widget = self.fields["code"].widget
+        if allow_recovery:
+            self.fields[
+                "code"
+            ].help_text = (
+                "The 6-digit code from your authenticator app, or one of your recovery codes."
+            )
+        else:
+            widget.attrs.update({"inputmode": "numeric", "pattern": "[0-9 ]*", "maxlength": "7"})
+            self.fields["code"].help_text = "The 6-digit code your authenticator app shows now."
+
+
+class OrganizationSecurityForm(forms.Form):
+    require_two_factor = forms.BooleanField(
+        required=False, label="Require two-factor sign-in for owners and admins"
+    )

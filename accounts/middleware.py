@@ -7,16 +7,24 @@ a member locks them out at once, not when their session expires.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from datetime import datetime
 
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
 
-from accounts.models import Member, Organization, User
+from accounts.models import Member, Organization, TwoFactorDevice, User
 from accounts.selectors import active_memberships
+from accounts.services.twofactor import two_factor_required
 
 SESSION_KEY = "current_member_id"
 # Machine endpoints never use a panel session; skipping them keeps /healthz free of database reads.
-EXEMPT_PREFIXES = ("/healthz", "/readyz", "/scim/", "/static/")
+EXEMPT_PREFIXES = ("/healthz", "/readyz", "/metrics", "/scim/", "/static/")
 
 
 class PanelRequest(HttpRequest):
@@ -56,3 +64,98 @@ class CurrentOrganizationMiddleware:
         request.member = member  # type: ignore[attr-defined]
         request.organization = member.organization if member else None  # type: ignore[attr-defined]
         return self.get_response(request)
+
+
+# --- Session lifetime and two-factor sign-in -----------------------------------------------------
+
+SESSION_AUTH_AT = "auth_at"
+SESSION_SEEN_AT = "seen_at"
+SESSION_TWO_FACTOR = "two_factor_verified"
+# Writing the session on every request would cost a database write per click; a minute's
+# precision is plenty for an idle timeout measured in minutes.
+SEEN_AT_PRECISION = 60
+
+
+def mark_two_factor_verified(request: HttpRequest, confirmed_at: datetime) -> None:
+    """Record in the session that it passed the second factor of the device confirmed then.
+
+    A session without the mark (signed in before two-factor sign-in was turned on or the
+    authenticator was replaced, somewhere else) is signed out: that is how turning it on or
+    replacing the phone ends every other session.
+    """
+    request.session[SESSION_TWO_FACTOR] = confirmed_at.isoformat()
+
+
+def _two_factor_allowed_paths() -> tuple[str, ...]:
+    return (
+        reverse("two_factor_setup"),
+        reverse("logout"),
+        reverse("organization_switch"),
+    )
+
+
+class SessionSecurityMiddleware:
+    """Ends sessions that sat idle (SESSION_IDLE_TIMEOUT_SECONDS) or outlived SESSION_COOKIE_AGE
+    since sign-in, ends sessions that skipped a second factor the account now has, and keeps an
+    owner or admin of an organization that requires two-factor sign-in on the set-up page until
+    they have it.
+
+    Runs after CurrentOrganizationMiddleware (it needs `request.member`) and after
+    MessageMiddleware (it tells the person why they were signed out).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or request.path.startswith(EXEMPT_PREFIXES):
+            return self.get_response(request)
+        confirmed_at = (
+            TwoFactorDevice.objects.filter(user=user, confirmed_at__isnull=False)
+            .values_list("confirmed_at", flat=True)
+            .first()
+        )
+        reason = self._expired(request) or self._missing_second_factor(request, confirmed_at)
+        if reason:
+            logout(request)
+            request.member = None  # type: ignore[attr-defined]
+            request.organization = None  # type: ignore[attr-defined]
+            messages.info(request, reason)
+            # The request goes on as anonymous: panel pages send it to the sign-in page.
+            return self.get_response(request)
+        member: Member | None = getattr(request, "member", None)
+        if (
+            confirmed_at is None
+            and member is not None
+            and two_factor_required(member)
+            and request.path not in _two_factor_allowed_paths()
+        ):
+            messages.warning(
+                request,
+                f"{member.organization.name} requires two-factor sign-in for owners and admins. "
+                "Set it up to continue.",
+            )
+            return redirect("two_factor_setup")
+        return self.get_response(request)
+
+    def _expired(self, request: HttpRequest) -> str:
+        now = int(time.time())
+        session = request.session
+        auth_at = session.setdefault(SESSION_AUTH_AT, now)
+        seen_at = session.get(SESSION_SEEN_AT, now)
+        if now - auth_at > settings.SESSION_COOKIE_AGE:
+            return "Your session ended. Sign in again."
+        idle = settings.SESSION_IDLE_TIMEOUT_SECONDS
+        if idle > 0 and now - seen_at > idle:
+            return "You were signed out after a period without activity. Sign in again."
+        if now - seen_at >= SEEN_AT_PRECISION or SESSION_SEEN_AT not in session:
+            session[SESSION_SEEN_AT] = now
+        return ""
+
+    def _missing_second_factor(self, request: HttpRequest, confirmed_at: datetime | None) -> str:
+        if confirmed_at is None:
+            return ""
+        if request.session.get(SESSION_TWO_FACTOR) == confirmed_at.isoformat():
+            return ""
+        return "Sign in again with your password and authentication code."

@@ -121,6 +121,10 @@ class Organization(models.Model):
     admin_group = models.ForeignKey(
         "Group", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Owners and admins must sign in with a second factor; set only by an owner who has one.
+    require_two_factor = models.BooleanField(
+        default=False, help_text="Owners and admins must use two-factor sign-in."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -424,3 +428,58 @@ class AuditLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+
+
+class TwoFactorDevice(models.Model):
+    """A person's authenticator app (TOTP, RFC 6238). Belongs to the sign-in identity, not to a
+    membership: one second factor protects every organization the person works in.
+
+    Secrets are sealed with a key derived from SECRET_KEY (see `accounts.twofactor`), never stored
+    in the clear. `pending_secret` is an enrollment not confirmed with a code yet; while it is
+    pending, the confirmed `secret` (if any) keeps working, so replacing a phone never leaves the
+    account without a second factor.
+    """
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="two_factor_device")
+    secret = models.TextField(blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    pending_secret = models.TextField(blank=True)
+    pending_since = models.DateTimeField(null=True, blank=True)
+    # The time step of the last accepted code: a code is accepted once, and never one older.
+    last_used_step = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(confirmed_at__isnull=True) | ~Q(secret=""),
+                name="two_factor_confirmed_has_secret",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Two-factor device of {self.user_id}"
+
+    @property
+    def is_enabled(self) -> bool:
+        return self.confirmed_at is not None
+
+
+class RecoveryCode(models.Model):
+    """A single-use code that stands in for the authenticator; only its SHA-256 digest is kept."""
+
+    device = models.ForeignKey(
+        TwoFactorDevice, on_delete=models.CASCADE, related_name="recovery_codes"
+    )
+    digest = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["device", "digest"], name="recovery_code_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Recovery code {self.pk} ({'used' if self.used_at else 'unused'})"

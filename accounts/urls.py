@@ -1,11 +1,28 @@
 from django.urls import path, re_path
 
-from accounts import views
+from accounts import views, views_twofactor
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("account/", views.account, name="account"),
+    path("account/two-factor/setup/", views_twofactor.two_factor_setup, name="two_factor_setup"),
+    path(
+        "account/two-factor/replace/", views_twofactor.two_factor_replace, name="two_factor_replace"
+    ),
+    path(
+        "account/two-factor/recovery-codes/",
+        views_twofactor.two_factor_recovery_codes,
+        name="two_factor_recovery_codes",
+    ),
+    path(
+        "account/two-factor/disable/", views_twofactor.two_factor_disable, name="two_factor_disable"
+    ),
     path("organization/switch/", views.organization_switch, name="organization_switch"),
+    path(
+        "organization/security/",
+        views_twofactor.organization_security,
+        name="organization_security",
+    ),
     path("users/", views.user_list, name="user_list"),
     path("users/invite/", views.member_add, name="member_add"),
     path("users/<int:member_id>/", views.member_detail, name="member_detail"),

@@ -18,7 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import ratelimit, selectors
+from accounts import ratelimit, selectors, twofactor, views_twofactor
 from accounts.audit import Actor
 from accounts.csv_export import csv_lines, csv_response
 from accounts.exceptions import AccountsError
@@ -28,16 +28,19 @@ from accounts.forms import (
     ExistingAccountForm,
     InviteMemberForm,
     MemberSearchForm,
+    OrganizationSecurityForm,
     RegistrationForm,
     RoleForm,
     SignInForm,
     SwitchOrganizationForm,
+    TwoFactorCodeForm,
 )
 from accounts.middleware import PanelRequest, switch_organization
 from accounts.models import Invitation, Member, User
 from accounts.permissions import admin_required, member_required
 from accounts.services import directory, roles
 from accounts.services import invitations as invitation_services
+from accounts.services import twofactor as twofactor_services
 from integrations.selectors import connection_status, recent_provisioning_errors
 
 PAGE_SIZE = 50
@@ -47,6 +50,19 @@ class SignInView(auth_views.LoginView):
     form_class = SignInForm
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        """The password is right. With two-factor sign-in on, the session stays anonymous and
+        the code page comes next; `login()` runs only once the code is accepted."""
+        user = form.get_user()
+        if not twofactor.is_enabled(user):
+            return super().form_valid(form)
+        return views_twofactor.begin_pending_sign_in(
+            self.request,
+            user=user,
+            backend=user.backend,
+            redirect_to=self.get_success_url(),
+        )
 
 
 class PasswordResetView(auth_views.PasswordResetView):
@@ -82,7 +98,28 @@ def dashboard(request: PanelRequest) -> HttpResponse:
 @member_required
 def account(request: PanelRequest) -> HttpResponse:
     memberships = selectors.active_memberships(request.user)
-    return render(request, "accounts/account.html", {"memberships": memberships})
+    device = twofactor.device_for(request.user)
+    enabled = device is not None and device.is_enabled
+    organization = request.organization
+    return render(
+        request,
+        "accounts/account.html",
+        {
+            "memberships": memberships,
+            "two_factor_enabled": enabled,
+            "recovery_codes_left": twofactor_services.recovery_codes_left(device)
+            if device is not None and enabled
+            else 0,
+            "two_factor_required_by": twofactor_services.organizations_requiring_two_factor(
+                request.user
+            ),
+            "code_form": TwoFactorCodeForm(),
+            "is_owner": request.member.role == Member.Role.OWNER,
+            "security_form": OrganizationSecurityForm(
+                initial={"require_two_factor": organization.require_two_factor}
+            ),
+        },
+    )
 
 
 @require_POST
