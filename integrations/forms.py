@@ -34,3 +34,13 @@ class RevokeCredentialsForm(forms.Form):
         required=True,
         label="I understand that provisioning stops until new credentials are set up.",
     )
+
+
+class HoldDecisionForm(forms.Form):
+    """The confirmation of a decision on held deprovisionings; the label says what it means."""
+
+    confirm = forms.BooleanField(required=True)
+
+    def __init__(self, *args: object, label: str, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["confirm"].label = label

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Organization, User
+from accounts.models import Member, Organization, User
 
 
 class ScimToken(models.Model):
@@ -140,3 +140,121 @@ class ScimRequest(models.Model):
     @property
     def is_error(self) -> bool:
         return self.status_code >= 400
+
+
+class DeprovisionHold(models.Model):
+    """The mass-deprovisioning guard tripped for an organization: its deprovisionings wait.
+
+    While HOLDING, every suspension or removal the identity provider asks for is refused (429) and
+    recorded as a `HeldDeprovisioning`. An owner or admin then either applies them (APPLIED) or
+    keeps the members active (KEPT): the same requests are then refused until `keep_until`, or
+    until an admin resumes (RESUMED). See integrations/deprovision_guard.py.
+    """
+
+    class State(models.TextChoices):
+        HOLDING = "holding", "Waiting for a decision"
+        APPLIED = "applied", "Held changes applied"
+        KEPT = "kept", "Members kept active"
+        RESUMED = "resumed", "Provisioning resumed"
+
+    class Notification(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="deprovision_holds"
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.HOLDING)
+    provider_label = models.CharField(max_length=254)
+    # What tripped it, as the guard saw it: shown to the admin and in the email.
+    limit = models.PositiveIntegerField()
+    live_members = models.PositiveIntegerField()
+    window_seconds = models.PositiveIntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_by_label = models.CharField(max_length=254, blank=True)
+    keep_until = models.DateTimeField(null=True, blank=True)
+    resumed_at = models.DateTimeField(null=True, blank=True)
+    notification = models.CharField(
+        max_length=16, choices=Notification.choices, default=Notification.PENDING
+    )
+    notification_attempts = models.PositiveSmallIntegerField(default=0)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            # One open decision per organization: every held request joins it.
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=Q(state="holding"),
+                name="deprovision_hold_one_holding_per_org",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=["holding", "applied", "kept", "resumed"]),
+                name="deprovision_hold_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="kept") | Q(keep_until__isnull=False),
+                name="deprovision_hold_kept_has_end",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "state"], name="deprov_hold_org_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.organization} {self.get_state_display()} since {self.started_at:%Y-%m-%d %H:%M}"
+        )
+
+    def keeps_members_at(self, moment: datetime) -> bool:
+        """Whether an admin's "keep members active" still refuses these members' deprovisioning."""
+        return (
+            self.state == self.State.KEPT
+            and self.keep_until is not None
+            and moment < self.keep_until
+        )
+
+
+class HeldDeprovisioning(models.Model):
+    """One member's suspension or removal that the guard held instead of applying.
+
+    One row per member and hold: the identity provider retrying the same change updates it.
+    """
+
+    class Action(models.TextChoices):
+        SUSPEND = "suspend", "Suspend"
+        REMOVE = "remove", "Remove"
+
+    class Resolution(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        APPLIED = "applied", "Applied"
+        SKIPPED = "skipped", "Skipped (already changed)"
+        KEPT = "kept", "Kept active"
+
+    hold = models.ForeignKey(DeprovisionHold, on_delete=models.CASCADE, related_name="changes")
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="held_deprovisionings"
+    )
+    action = models.CharField(max_length=16, choices=Action.choices)
+    resolution = models.CharField(
+        max_length=16, choices=Resolution.choices, default=Resolution.PENDING
+    )
+    first_requested_at = models.DateTimeField(default=timezone.now)
+    last_requested_at = models.DateTimeField(default=timezone.now)
+    request_count = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["first_requested_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["hold", "member"], name="held_deprovisioning_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.member_id} ({self.get_resolution_display()})"

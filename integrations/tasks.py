@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from integrations.services import scim_request_log_prune, scim_tokens_expire_overlaps
 
@@ -15,3 +15,15 @@ def expire_scim_token_overlaps() -> int:
 @shared_task(name="integrations.prune_scim_request_log")
 def prune_scim_request_log() -> int:
     return scim_request_log_prune()
+
+
+@shared_task(bind=True, name="integrations.notify_deprovision_hold", max_retries=8, acks_late=True)
+def notify_deprovision_hold(self: Task, hold_id: int) -> str:
+    """Email owners and admins that the mass-deprovisioning guard holds changes (once per hold)."""
+    from integrations.deprovision_guard import deprovision_hold_notify
+
+    outcome = deprovision_hold_notify(hold_id)
+    if outcome == "retry":
+        # 60 s, 120 s, 240 s...: the notification went back to PENDING, so a retry may claim it.
+        raise self.retry(countdown=60 * 2**self.request.retries)
+    return outcome

@@ -22,10 +22,10 @@ from accounts.audit import Actor
 from accounts.csv_export import csv_lines, csv_response
 from accounts.middleware import PanelRequest
 from accounts.permissions import admin_required
-from integrations import selectors, services
-from integrations.forms import IssueCredentialsForm, RevokeCredentialsForm
+from integrations import deprovision_guard, selectors, services
+from integrations.forms import HoldDecisionForm, IssueCredentialsForm, RevokeCredentialsForm
 from integrations.log_filters import ProvisioningLogFilterForm
-from integrations.models import ScimRequest
+from integrations.models import DeprovisionHold, HeldDeprovisioning, ScimRequest
 from integrations.providers import PROVIDERS, Provider, get_provider_or_404
 
 NONCE_SESSION_KEY = "integration_credential_nonces"
@@ -304,3 +304,128 @@ def provisioning_log_csv(request: PanelRequest) -> HttpResponseBase:
     )
     filename = f"provisioning-log-{organization.slug}-{timezone.localdate().isoformat()}.csv"
     return csv_response(csv_lines(CSV_COLUMNS, _csv_rows(rows)), filename=filename)
+
+
+# --- Mass-deprovisioning guard -------------------------------------------------------------------
+
+# What each decision asks the admin to confirm, and what it does (integrations/deprovision_guard).
+HOLD_DECISIONS: dict[str, dict[str, str]] = {
+    "apply": {
+        "state": DeprovisionHold.State.HOLDING,
+        "label": "I checked the list: these people should lose access now.",
+        "button": "Apply held changes",
+    },
+    "keep": {
+        "state": DeprovisionHold.State.HOLDING,
+        "label": "I will fix the assignment or scope of the application in the identity provider.",
+        "button": "Keep members active",
+    },
+    "resume": {
+        "state": DeprovisionHold.State.KEPT,
+        "label": "The identity provider may deprovision these members again.",
+        "button": "Stop keeping them active",
+    },
+}
+
+
+def _hold_or_404(request: PanelRequest, hold_id: int) -> DeprovisionHold:
+    hold = deprovision_guard.hold_for_organization(request.organization, hold_id)
+    if hold is None:
+        raise Http404("No such hold in this organization.")
+    return hold
+
+
+@never_cache
+@admin_required
+def deprovision_guard_overview(request: PanelRequest) -> HttpResponse:
+    organization = request.organization
+    policy = deprovision_guard.GuardPolicy.from_settings()
+    return render(
+        request,
+        "integrations/deprovision_guard.html",
+        {
+            "policy": policy,
+            "share_percent": f"{float(policy.share * 100):g}",
+            "count": deprovision_guard.window_count(organization, policy=policy),
+            "window_minutes": max(policy.window_seconds // 60, 1),
+            "holding": deprovision_guard.open_hold(organization),
+            "holds": deprovision_guard.recent_holds(organization),
+        },
+    )
+
+
+@never_cache
+@admin_required
+def deprovision_hold_detail(request: PanelRequest, hold_id: int) -> HttpResponse:
+    hold = _hold_or_404(request, hold_id)
+    changes = deprovision_guard.hold_changes(hold)
+    return render(
+        request,
+        "integrations/deprovision_hold.html",
+        {
+            "hold": hold,
+            "changes": changes,
+            "pending": [
+                c for c in changes if c.resolution == HeldDeprovisioning.Resolution.PENDING
+            ],
+            "keeping": hold.keeps_members_at(timezone.now()),
+            "window_minutes": max(hold.window_seconds // 60, 1),
+            "keep_hours": int(deprovision_guard.KEEP_ACTIVE_FOR.total_seconds() // 3600),
+        },
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@admin_required
+def deprovision_hold_decide(request: PanelRequest, hold_id: int, decision: str) -> HttpResponse:
+    """Confirmation page (GET), then the decision (POST): apply, keep or resume."""
+    hold = _hold_or_404(request, hold_id)
+    spec = HOLD_DECISIONS.get(decision)
+    if spec is None:
+        raise Http404("No such decision.")
+    if hold.state != spec["state"]:
+        messages.info(request, f"This hold is already {hold.get_state_display().lower()}.")
+        return redirect("integration_deprovision_hold", hold_id=hold.pk)
+    form = HoldDecisionForm(request.POST or None, label=spec["label"])
+    if request.method == "POST" and form.is_valid():
+        actor = Actor.for_user(request.user)
+        try:
+            if decision == "apply":
+                report = deprovision_guard.deprovision_hold_apply(hold=hold, actor=actor)
+                done = f"Applied {report.applied} held change{'s' if report.applied != 1 else ''}."
+                if report.skipped:
+                    done += f" {report.skipped} had already changed and were skipped."
+            elif decision == "keep":
+                kept = deprovision_guard.deprovision_hold_keep(hold=hold, actor=actor)
+                done = (
+                    f"Kept {kept} member{'s' if kept != 1 else ''} active. Fix the assignment "
+                    "scope in the identity provider: it keeps retrying these changes."
+                )
+            else:
+                deprovision_guard.deprovision_hold_resume(hold=hold, actor=actor)
+                done = "The identity provider may deprovision these members again."
+        except deprovision_guard.HoldNotOpen as exc:
+            messages.warning(request, str(exc))
+        else:
+            messages.success(request, done)
+        return redirect("integration_deprovision_hold", hold_id=hold.pk)
+    changes = deprovision_guard.hold_changes(hold)
+    resolution = (
+        HeldDeprovisioning.Resolution.KEPT
+        if decision == "resume"
+        else HeldDeprovisioning.Resolution.PENDING
+    )
+    return render(
+        request,
+        "integrations/deprovision_hold_confirm.html",
+        {
+            "hold": hold,
+            "decision": decision,
+            "button": spec["button"],
+            "form": form,
+            "changes": [c for c in changes if c.resolution == resolution],
+            "keep_until": timezone.now() + deprovision_guard.KEEP_ACTIVE_FOR,
+            "keep_hours": int(deprovision_guard.KEEP_ACTIVE_FOR.total_seconds() // 3600),
+        },
+    )

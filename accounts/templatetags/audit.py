@@ -46,6 +46,10 @@ ACTION_LABELS = {
     "scim_token.regenerated": "Provisioning token regenerated",
     "scim_token.revoked": "Provisioning token revoked",
     "scim_token.overlap_ended": "Previous provisioning token expired",
+    "deprovision_guard.held": "Deprovisioning held by the guard",
+    "deprovision_guard.applied": "Held deprovisioning applied to",
+    "deprovision_guard.kept": "Held deprovisioning discarded for",
+    "deprovision_guard.resumed": "Stopped keeping active",
 }
 
 

@@ -8,6 +8,7 @@ who reads them in the provisioning log: they never carry exception text or stack
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django_scim.exceptions import SCIMException
@@ -100,3 +101,18 @@ class RateLimited(ScimError):
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class DeprovisionHeld(RateLimited):
+    """429 for a suspension or removal the mass-deprovisioning guard holds for an admin.
+
+    Raised inside the write's transaction, which rolls back so nothing is applied; `record` then
+    writes the held change in a transaction of its own (see `deprovision_guard.atomic_guarded`),
+    so the refusal is remembered for the admin's decision.
+    """
+
+    def __init__(self, detail: str, *, retry_after: int, record: Callable[[], object]) -> None:
+        super().__init__(
+            f"Held by the mass-deprovisioning guard: {detail}", retry_after=retry_after
+        )
+        self.record = record

@@ -9,9 +9,14 @@ model included (RFC 7643 §8.7.1 attributes, the enterprise extension, custom ex
 from __future__ import annotations
 
 import copy
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import DatabaseError, transaction
 from django.db.models import Model
 from django.http import HttpRequest
 
@@ -26,7 +31,13 @@ from accounts.services import (
     member_set_active,
     member_update_profile,
 )
-from integrations.scim.errors import InvalidValue, Uniqueness
+from integrations.deprovision_guard import (
+    DeprovisioningHeld,
+    deprovision_admit,
+    deprovision_hold_record,
+)
+from integrations.models import HeldDeprovisioning
+from integrations.scim.errors import DeprovisionHeld, InvalidValue, Uniqueness
 from integrations.scim.resources import ScimResource
 from integrations.scim.schema import normalize_resource
 from integrations.scim.tenancy import tenant_base_location
@@ -38,6 +49,9 @@ SERVER_OWNED = ("id", "meta", "groups", "active", "password")
 # `active` comes from the member's status, so it is not stored; a stored `"active": null` records
 # that the identity provider removed it (RFC 7644 §3.5.2.2: the attribute is then unassigned).
 ACTIVE = "active"
+
+
+logger = logging.getLogger("integrations.scim")
 
 
 def member_model() -> type[Member]:
@@ -87,6 +101,39 @@ def _check_lengths(profile: MemberProfile) -> None:
     for email in profile.emails:
         check_length(email.value, model=MemberEmail, column="value", label="emails.value")
         check_length(email.type, model=MemberEmail, column="type", label="emails.type")
+
+
+@contextmanager
+def atomic_guarded() -> Iterator[None]:
+    """`transaction.atomic()` for a SCIM write the mass-deprovisioning guard may hold.
+
+    The guard refuses inside the transaction, which then rolls back so nothing of the request is
+    applied; the held change is recorded afterwards in a transaction of its own, so the refusal
+    is remembered for the admin's decision instead of being rolled back with the request.
+    """
+    try:
+        with transaction.atomic():
+            yield
+    except DeprovisionHeld as held:
+        try:
+            held.record()
+        except (DatabaseError, ObjectDoesNotExist):
+            # The 429 still protects the members; only the panel's list misses this request.
+            logger.exception("Could not record a held deprovisioning")
+        raise
+
+
+def _admit_deprovisioning(member: Member, *, action: str, actor: Actor) -> None:
+    """Translate the guard's refusal into 429 + Retry-After for the identity provider."""
+    try:
+        deprovision_admit(member=member, action=action, actor=actor)
+    except DeprovisioningHeld as exc:
+        held = exc.held
+        raise DeprovisionHeld(
+            exc.reason,
+            retry_after=exc.retry_after,
+            record=lambda: deprovision_hold_record(held),
+        ) from None
 
 
 def profile_from_document(
@@ -217,6 +264,9 @@ class ScimUser(ScimResource):
         profile = profile_from_document(document, active_unassigned=unassigned)
         _check_lengths(profile)
         actor = identity_provider(self._request)
+        if active is False and self.obj.pk is not None:
+            # Before any write, so a held request changes nothing, its profile update included.
+            _admit_deprovisioning(self.obj, action=HeldDeprovisioning.Action.SUSPEND, actor=actor)
         try:
             if self.obj.pk is None:
                 organization: Organization = self.obj.organization
@@ -234,7 +284,9 @@ class ScimUser(ScimResource):
         return changed
 
     def delete(self) -> None:
-        member_remove(member=self.obj, actor=identity_provider(self._request))
+        actor = identity_provider(self._request)
+        _admit_deprovisioning(self.obj, action=HeldDeprovisioning.Action.REMOVE, actor=actor)
+        member_remove(member=self.obj, actor=actor)
 
     @classmethod
     def resource_type_dict(cls, request: HttpRequest | None = None) -> dict[str, Any]:

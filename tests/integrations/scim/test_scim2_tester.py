@@ -119,6 +119,9 @@ def seeded_random() -> Iterator[None]:
 def test_scim2_tester_finds_no_compliance_error(live_server, settings, seeded_random):
     # given: a tenant, its token, and meta.location URLs that point at the live server
     settings.SITE_URL = live_server.url
+    # The tester suspends and deletes most of the users it creates within seconds, which is
+    # exactly what the mass-deprovisioning guard holds (tests/integrations/test_deprovision_guard).
+    settings.DEPROVISION_GUARD_SHARE = 0
     organization = OrganizationFactory()
     token = services.scim_token_issue(organization=organization, actor=Actor.system("tests"))
     client = LiveSCIMClient(f"{live_server.url}/scim/v2/{organization.tenant_id}", token.secret)

@@ -1,0 +1,588 @@
+"""The mass-deprovisioning guard: an identity provider may not empty an organization in an hour.
+
+A mis-scoped assignment change in Entra ID (a group removed from the app, a scoping filter
+edited) makes it suspend everyone who fell out of scope in its next cycle. So within a trailing
+window (DEPROVISION_GUARD_WINDOW_SECONDS, default one hour) the identity provider may suspend or
+remove at most
+
+    limit = max(floor(DEPROVISION_GUARD_SHARE * members), DEPROVISION_GUARD_MIN_MEMBERS)
+
+members, where `members` is the members active now (SCIM-active: Active or Invited) plus those
+the identity provider deprovisioned within the window, i.e. about the active members when the
+window started. The next deprovisioning trips the guard: it and every later one are held
+(429 with Retry-After, so Entra ID retries on later cycles) and recorded, owners and admins are
+emailed once, and the panel asks one of them to apply the held changes or keep the members active.
+
+What counts: suspensions (`active: false`) and removals (DELETE) of an Active or Invited member,
+made by the identity provider, each member once. Removing a member who is already suspended is
+neither counted nor held (they had no access already), and reactivations and other updates are
+never held. Changes an admin makes in the panel never count.
+
+Correctness across web workers: every admission takes a row lock on the organization
+(`select_for_update`, a no-op on SQLite, whose IMMEDIATE transactions already serialise writers)
+in the transaction that applies the change, so concurrent requests are admitted one at a time and
+cannot overshoot the limit. The count is read from the audit log, written in that same
+transaction, so there is no second counter to drift.
+
+After an admin's decision the guard re-arms: the window restarts at the decision. "Keep members
+active" keeps refusing the kept members' deprovisioning for KEEP_ACTIVE_FOR (or until an admin
+resumes), because Entra ID retries it until the assignment scope is fixed there.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
+from email.utils import make_msgid
+from functools import partial
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import Count, F, Max, Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.audit import Actor, audit_log_record
+from accounts.models import AuditLogEntry, Member, Organization
+from accounts.services import member_remove, member_set_active
+from integrations.models import DeprovisionHold, HeldDeprovisioning
+
+logger = logging.getLogger(__name__)
+
+# Members the identity provider sees as active (SCIM `active: true`).
+LIVE_STATUSES = (Member.Status.ACTIVE, Member.Status.INVITED)
+# How long "Keep members active" refuses the kept members' deprovisioning: a working day for
+# the identity provider's admin to fix the assignment scope, after which it applies again.
+KEEP_ACTIVE_FOR = timedelta(hours=24)
+# A hold whose email is still unsent this long after it started is re-enqueued by the next held
+# request (a lost broker message must not leave the owners uninformed).
+NOTIFY_REENQUEUE_AFTER = timedelta(minutes=5)
+NOTIFY_MAX_ATTEMPTS = 5
+
+Action = HeldDeprovisioning.Action
+
+
+class HoldNotOpen(Exception):
+    """The hold was already decided (by another admin, or in another tab)."""
+
+
+@dataclass(frozen=True)
+class GuardPolicy:
+    share: Decimal
+    min_members: int
+    window_seconds: int
+
+    @classmethod
+    def from_settings(cls) -> GuardPolicy:
+        return cls(
+            share=Decimal(str(settings.DEPROVISION_GUARD_SHARE)),
+            min_members=max(settings.DEPROVISION_GUARD_MIN_MEMBERS, 0),
+            window_seconds=max(settings.DEPROVISION_GUARD_WINDOW_SECONDS, 1),
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self.share > 0
+
+    def limit(self, members: int) -> int:
+        """Deprovisionings allowed per window; Decimal so 0.29 * 100 is 29, never 28."""
+        share_of = int((self.share * members).to_integral_value(rounding=ROUND_FLOOR))
+        return max(share_of, self.min_members)
+
+
+@dataclass(frozen=True)
+class WindowCount:
+    since: datetime
+    deprovisioned: int
+    members: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class HeldRequest:
+    """What a refused request asked, to be recorded once its transaction has rolled back."""
+
+    organization_id: int
+    member_id: int
+    action: str
+    provider_label: str
+    limit: int
+    members: int
+    window_seconds: int
+
+
+class DeprovisioningHeld(Exception):
+    """The guard refused a deprovisioning; `reason` is written for the identity provider's admin."""
+
+    def __init__(self, reason: str, *, retry_after: int, held: HeldRequest) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.held = held
+
+
+# --- Reads ---------------------------------------------------------------------------------------
+
+
+def _rearmed_at(organization: Organization) -> datetime | None:
+    latest = DeprovisionHold.objects.filter(organization=organization).aggregate(
+        decided=Max("decided_at"), resumed=Max("resumed_at")
+    )
+    moments = [moment for moment in latest.values() if moment is not None]
+    return max(moments) if moments else None
+
+
+def window_count(
+    organization: Organization, *, policy: GuardPolicy, now: datetime | None = None
+) -> WindowCount:
+    """The identity provider's deprovisionings in the current window, and the limit they meet."""
+    now = now or timezone.now()
+    since = now - timedelta(seconds=policy.window_seconds)
+    rearmed = _rearmed_at(organization)
+    if rearmed is not None and rearmed > since:
+        since = rearmed
+    target_ids = set(
+        AuditLogEntry.objects.filter(
+            organization=organization,
+            actor_kind=AuditLogEntry.ActorKind.IDENTITY_PROVIDER,
+            target_type="member",
+            created_at__gte=since,
+        )
+        .filter(
+            Q(action="member.suspended")
+            | Q(action="member.removed", before__status__in=list(LIVE_STATUSES))
+        )
+        .order_by()
+        .values_list("target_id", flat=True)
+        .distinct()
+    )
+    live = Member.objects.filter(organization=organization, status__in=LIVE_STATUSES)
+    members = live.count()
+    if target_ids:
+        # Deprovisioned in the window and not reactivated since: they were active at its start.
+        members += len(target_ids) - live.filter(pk__in=[int(i) for i in target_ids]).count()
+    return WindowCount(
+        since=since, deprovisioned=len(target_ids), members=members, limit=policy.limit(members)
+    )
+
+
+def open_hold(organization: Organization) -> DeprovisionHold | None:
+    """The hold waiting for a decision, with `pending` (its held changes) annotated."""
+    return (
+        DeprovisionHold.objects.filter(
+            organization=organization, state=DeprovisionHold.State.HOLDING
+        )
+        .annotate(
+            pending=Count(
+                "changes", filter=Q(changes__resolution=HeldDeprovisioning.Resolution.PENDING)
+            )
+        )
+        .first()
+    )
+
+
+def kept_holds(organization: Organization, *, now: datetime | None = None) -> list[DeprovisionHold]:
+    """Holds whose "keep members active" still refuses the identity provider."""
+    return list(
+        DeprovisionHold.objects.filter(
+            organization=organization,
+            state=DeprovisionHold.State.KEPT,
+            keep_until__gt=now or timezone.now(),
+        )
+    )
+
+
+def hold_for_organization(organization: Organization, hold_id: int) -> DeprovisionHold | None:
+    return DeprovisionHold.objects.filter(organization=organization, pk=hold_id).first()
+
+
+def hold_changes(hold: DeprovisionHold) -> list[HeldDeprovisioning]:
+    return list(hold.changes.select_related("member"))
+
+
+def recent_holds(organization: Organization, *, limit: int = 20) -> list[DeprovisionHold]:
+    return list(
+        DeprovisionHold.objects.filter(organization=organization).annotate(
+            change_count=Count("changes")
+        )[:limit]
+    )
+
+
+# --- The check on the SCIM write path -----------------------------------------------------------
+
+
+def _refusal(
+    member: Member, *, action: str, policy: GuardPolicy, now: datetime
+) -> tuple[str, WindowCount | None] | None:
+    """Why this deprovisioning must wait, or None to let it through."""
+    organization = member.organization
+    kept = (
+        HeldDeprovisioning.objects.filter(
+            member=member,
+            resolution=HeldDeprovisioning.Resolution.KEPT,
+            hold__state=DeprovisionHold.State.KEPT,
+            hold__keep_until__gt=now,
+        )
+        .select_related("hold")
+        .order_by("-hold__keep_until")
+        .first()
+    )
+    if kept is not None and kept.hold.keep_until is not None:
+        until = kept.hold.keep_until.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return (
+            f"an administrator of this organization chose to keep this member active until "
+            f"{until}. Fix the assignment or scoping of the application in the identity "
+            "provider; until then this request is refused.",
+            None,
+        )
+    holding = DeprovisionHold.objects.filter(
+        organization=organization, state=DeprovisionHold.State.HOLDING
+    ).first()
+    if holding is not None:
+        return (
+            "earlier deprovisionings of this organization tripped the guard and wait for an owner "
+            "or admin to apply or discard them in the admin panel; this request waits with them.",
+            None,
+        )
+    count = window_count(organization, policy=policy, now=now)
+    if count.deprovisioned < count.limit:
+        return None
+    minutes = max(policy.window_seconds // 60, 1)
+    return (
+        f"the identity provider already suspended or removed {count.deprovisioned} of about "
+        f"{count.members} active members within {minutes} minutes (the limit is "
+        f"{count.limit}). This {'removal' if action == Action.REMOVE else 'suspension'} waits "
+        "until an owner or admin applies or discards the held changes in the admin panel.",
+        count,
+    )
+
+
+def deprovision_admit(*, member: Member, action: str, actor: Actor) -> None:
+    """Let the identity provider's suspension or removal of `member` through, or raise
+    `DeprovisioningHeld`.
+
+    Must run in the transaction that then applies the change: the organization's row lock taken
+    here is held until it commits, so no other deprovisioning is counted in between.
+    """
+    policy = GuardPolicy.from_settings()
+    if not policy.enabled or member.status not in LIVE_STATUSES:
+        return
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("deprovision_admit() must run inside the transaction that applies it.")
+    Organization.objects.select_for_update().only("pk").get(pk=member.organization_id)
+    now = timezone.now()
+    refusal = _refusal(member, action=action, policy=policy, now=now)
+    if refusal is None:
+        return
+    reason, count = refusal
+    if count is None:
+        count = window_count(member.organization, policy=policy, now=now)
+    raise DeprovisioningHeld(
+        reason,
+        retry_after=policy.window_seconds,
+        held=HeldRequest(
+            organization_id=member.organization_id,
+            member_id=member.pk,
+            action=action,
+            provider_label=actor.label,
+            limit=count.limit,
+            members=count.members,
+            window_seconds=policy.window_seconds,
+        ),
+    )
+
+
+# --- Writes --------------------------------------------------------------------------------------
+
+
+def deprovision_hold_record(held: HeldRequest) -> HeldDeprovisioning:
+    """Record a refused deprovisioning (its own transaction: the request's was rolled back).
+
+    The first one opens the hold, audits it and enqueues the email to owners and admins; the
+    same member asked again updates its row (a removal supersedes a suspension).
+    """
+    with transaction.atomic():
+        organization = Organization.objects.select_for_update().get(pk=held.organization_id)
+        member = Member.objects.get(pk=held.member_id, organization=organization)
+        now = timezone.now()
+        kept = (
+            HeldDeprovisioning.objects.select_for_update()
+            .filter(
+                member=member,
+                resolution=HeldDeprovisioning.Resolution.KEPT,
+                hold__state=DeprovisionHold.State.KEPT,
+                hold__keep_until__gt=now,
+            )
+            .first()
+        )
+        if kept is not None:
+            _asked_again(kept, action=held.action, now=now)
+            return kept
+        hold = DeprovisionHold.objects.filter(
+            organization=organization, state=DeprovisionHold.State.HOLDING
+        ).first()
+        if hold is None:
+            hold = _hold_open(organization, held=held, now=now)
+        elif (
+            hold.notification == DeprovisionHold.Notification.PENDING
+            and hold.started_at < now - NOTIFY_REENQUEUE_AFTER
+        ):
+            transaction.on_commit(partial(_enqueue_notification, hold.pk))
+        change, created = HeldDeprovisioning.objects.select_for_update().get_or_create(
+            hold=hold,
+            member=member,
+            defaults={"action": held.action, "first_requested_at": now, "last_requested_at": now},
+        )
+        if not created:
+            _asked_again(change, action=held.action, now=now)
+        return change
+
+
+def _asked_again(change: HeldDeprovisioning, *, action: str, now: datetime) -> None:
+    change.last_requested_at = now
+    change.request_count = F("request_count") + 1
+    fields = ["last_requested_at", "request_count"]
+    if action == Action.REMOVE and change.action != Action.REMOVE:
+        change.action = Action.REMOVE
+        fields.append("action")
+    change.save(update_fields=fields)
+    change.refresh_from_db(fields=["request_count"])
+
+
+def _hold_open(organization: Organization, *, held: HeldRequest, now: datetime) -> DeprovisionHold:
+    hold = DeprovisionHold.objects.create(
+        organization=organization,
+        provider_label=held.provider_label[:254],
+        limit=held.limit,
+        live_members=held.members,
+        window_seconds=held.window_seconds,
+        started_at=now,
+    )
+    audit_log_record(
+        organization=organization,
+        actor=Actor.identity_provider(held.provider_label),
+        action="deprovision_guard.held",
+        target=hold,
+        target_label=f"after {held.limit} of {held.members} members in "
+        f"{max(held.window_seconds // 60, 1)} minutes",
+        after={
+            "limit": held.limit,
+            "members": held.members,
+            "window_seconds": held.window_seconds,
+        },
+    )
+    transaction.on_commit(partial(_enqueue_notification, hold.pk))
+    return hold
+
+
+def _decide(hold: DeprovisionHold, *, expected: str) -> tuple[DeprovisionHold, datetime]:
+    """Lock the organization and the hold; refuse a decision someone already made."""
+    Organization.objects.select_for_update().only("pk").get(pk=hold.organization_id)
+    locked = DeprovisionHold.objects.select_for_update().get(pk=hold.pk)
+    if locked.state != expected:
+        raise HoldNotOpen(f"This hold is already {locked.get_state_display().lower()}.")
+    return locked, timezone.now()
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    applied: int
+    skipped: int
+
+
+def deprovision_hold_apply(*, hold: DeprovisionHold, actor: Actor) -> ApplyReport:
+    """Apply every held change through the same services as SCIM, as the admin's decision."""
+    applied = skipped = 0
+    with transaction.atomic():
+        hold, now = _decide(hold, expected=DeprovisionHold.State.HOLDING)
+        changes = hold.changes.filter(
+            resolution=HeldDeprovisioning.Resolution.PENDING
+        ).select_related("member__organization")
+        for change in changes:
+            member = change.member
+            if change.action == Action.REMOVE and member.status != Member.Status.DELETED:
+                member_remove(member=member, actor=actor)
+                change.resolution = HeldDeprovisioning.Resolution.APPLIED
+            elif change.action == Action.SUSPEND and member.status in LIVE_STATUSES:
+                member_set_active(member=member, active=False, actor=actor)
+                change.resolution = HeldDeprovisioning.Resolution.APPLIED
+            else:
+                # Changed since it was held (suspended or removed in the panel): nothing to do.
+                change.resolution = HeldDeprovisioning.Resolution.SKIPPED
+            change.save(update_fields=["resolution"])
+            if change.resolution == HeldDeprovisioning.Resolution.APPLIED:
+                applied += 1
+            else:
+                skipped += 1
+        _close(hold, actor=actor, now=now, state=DeprovisionHold.State.APPLIED)
+        audit_log_record(
+            organization=hold.organization,
+            actor=actor,
+            action="deprovision_guard.applied",
+            target=hold,
+            target_label=_members(applied),
+            before={"state": DeprovisionHold.State.HOLDING},
+            after={"state": hold.state, "applied": applied, "skipped": skipped},
+        )
+    return ApplyReport(applied=applied, skipped=skipped)
+
+
+def deprovision_hold_keep(*, hold: DeprovisionHold, actor: Actor) -> int:
+    """Discard the held changes; the identity provider's retries of them stay refused for
+    KEEP_ACTIVE_FOR. Returns how many members were kept."""
+    with transaction.atomic():
+        hold, now = _decide(hold, expected=DeprovisionHold.State.HOLDING)
+        kept = hold.changes.filter(resolution=HeldDeprovisioning.Resolution.PENDING).update(
+            resolution=HeldDeprovisioning.Resolution.KEPT
+        )
+        hold.keep_until = now + KEEP_ACTIVE_FOR
+        _close(hold, actor=actor, now=now, state=DeprovisionHold.State.KEPT, extra=["keep_until"])
+        audit_log_record(
+            organization=hold.organization,
+            actor=actor,
+            action="deprovision_guard.kept",
+            target=hold,
+            target_label=_members(kept),
+            before={"state": DeprovisionHold.State.HOLDING},
+            after={"state": hold.state, "kept": kept, "keep_until": hold.keep_until.isoformat()},
+        )
+    return kept
+
+
+def deprovision_hold_resume(*, hold: DeprovisionHold, actor: Actor) -> None:
+    """End a "keep members active" early: their deprovisioning is counted by the guard again."""
+    with transaction.atomic():
+        hold, now = _decide(hold, expected=DeprovisionHold.State.KEPT)
+        if not hold.keeps_members_at(now):
+            raise HoldNotOpen("The members are no longer kept active.")
+        hold.state = DeprovisionHold.State.RESUMED
+        hold.resumed_at = now
+        hold.save(update_fields=["state", "resumed_at"])
+        audit_log_record(
+            organization=hold.organization,
+            actor=actor,
+            action="deprovision_guard.resumed",
+            target=hold,
+            target_label=_members(
+                hold.changes.filter(resolution=HeldDeprovisioning.Resolution.KEPT).count()
+            ),
+            before={"state": DeprovisionHold.State.KEPT},
+            after={"state": hold.state},
+        )
+
+
+def _members(count: int) -> str:
+    return f"{count} member{'s' if count != 1 else ''}"
+
+
+def _close(
+    hold: DeprovisionHold,
+    *,
+    actor: Actor,
+    now: datetime,
+    state: str,
+    extra: list[str] | None = None,
+) -> None:
+    hold.state = state
+    hold.decided_at = now
+    hold.decided_by = actor.user
+    hold.decided_by_label = actor.label[:254]
+    hold.save(
+        update_fields=["state", "decided_at", "decided_by", "decided_by_label", *(extra or [])]
+    )
+
+
+# --- Telling owners and admins -----------------------------------------------------------------
+
+
+def _enqueue_notification(hold_id: int) -> None:
+    """Publish the email task; a broker outage must not turn the held request into a 500 (the
+    next held request re-enqueues it, see NOTIFY_REENQUEUE_AFTER)."""
+    from integrations.tasks import notify_deprovision_hold
+
+    try:
+        notify_deprovision_hold.delay(hold_id)
+    except Exception as exc:  # noqa: BLE001 - kombu, redis and socket errors alike
+        logger.warning(
+            "Deprovision hold %s: broker unavailable (%s); email left pending",
+            hold_id,
+            type(exc).__name__,
+        )
+
+
+def hold_url(hold: DeprovisionHold) -> str:
+    return f"{settings.SITE_URL}{reverse('integration_deprovision_hold', args=[hold.pk])}"
+
+
+def _recipients(organization: Organization) -> list[str]:
+    admins = Member.objects.filter(
+        organization=organization, role__in=Member.ADMIN_ROLES, status=Member.Status.ACTIVE
+    ).select_related("user")
+    addresses = {(m.user.email if m.user is not None else "") or m.email for m in admins}
+    return sorted(address for address in addresses if address)
+
+
+def _message(hold: DeprovisionHold, recipients: list[str]) -> EmailMultiAlternatives:
+    changes = hold.changes.select_related("member")
+    context = {
+        "organization": hold.organization,
+        "hold": hold,
+        "changes": changes[:20],
+        "change_count": changes.count(),
+        "url": hold_url(hold),
+        "window_minutes": max(hold.window_seconds // 60, 1),
+    }
+    domain = settings.SITE_URL.split("//", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    message = EmailMultiAlternatives(
+        subject=render_to_string("emails/deprovision_hold_subject.txt", context).strip(),
+        body=render_to_string("emails/deprovision_hold.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=recipients,
+        headers={"Message-ID": make_msgid(domain=domain or "localhost")},
+    )
+    message.attach_alternative(
+        render_to_string("emails/deprovision_hold.html", context), "text/html"
+    )
+    return message
+
+
+def deprovision_hold_notify(hold_id: int) -> str:
+    """Email the organization's owners and admins about a hold, at most once.
+
+    Only the worker that moves the notification PENDING → SENDING sends; returns "sent",
+    "skipped", "retry" or "failed".
+    """
+    claimed = DeprovisionHold.objects.filter(
+        pk=hold_id, notification=DeprovisionHold.Notification.PENDING
+    ).update(
+        notification=DeprovisionHold.Notification.SENDING,
+        notification_attempts=F("notification_attempts") + 1,
+    )
+    if not claimed:
+        return "skipped"
+    hold = DeprovisionHold.objects.select_related("organization").get(pk=hold_id)
+    recipients = _recipients(hold.organization)
+    sending = DeprovisionHold.objects.filter(
+        pk=hold_id, notification=DeprovisionHold.Notification.SENDING
+    )
+    if not recipients:
+        sending.update(notification=DeprovisionHold.Notification.FAILED)
+        logger.warning("Deprovision hold %s: no owner or admin has an email address", hold_id)
+        return "failed"
+    try:
+        _message(hold, recipients).send(fail_silently=False)
+    except Exception as exc:  # noqa: BLE001 - any backend error is retried, then recorded
+        out_of_attempts = hold.notification_attempts >= NOTIFY_MAX_ATTEMPTS
+        sending.update(
+            notification=DeprovisionHold.Notification.FAILED
+            if out_of_attempts
+            else DeprovisionHold.Notification.PENDING
+        )
+        logger.warning("Deprovision hold %s: email failed (%s)", hold_id, type(exc).__name__)
+        return "failed" if out_of_attempts else "retry"
+    sending.update(notification=DeprovisionHold.Notification.SENT, notified_at=timezone.now())
+    return "sent"
