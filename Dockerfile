@@ -20,4 +20,4 @@ RUN DEBUG=true STATIC_MANIFEST=true STATIC_ROOT=/app/staticfiles python manage.p
 ENV STATIC_ROOT=/app/staticfiles
 USER nordpass
 EXPOSE 8000
-CMD ["gunicorn", "nordpass_admin.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "--access-logfile", "-"]
+CMD ["gunicorn", "nordpass_admin.wsgi:application", "--config", "python:nordpass_admin.gunicorn_conf", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "--access-logfile", "-"]

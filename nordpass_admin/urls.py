@@ -3,12 +3,16 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
 from accounts import views as account_views
-from nordpass_admin import health
+from accounts.views_twofactor import login_two_factor
+from nordpass_admin import health, metrics
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    # Prometheus; 404 unless METRICS_TOKEN is presented (nordpass_admin/metrics.py).
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("login/", account_views.SignInView.as_view(), name="login"),
+    path("login/code/", login_two_factor, name="login_two_factor"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password-reset/", account_views.PasswordResetView.as_view(), name="password_reset"),
     path(
