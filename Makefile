@@ -15,6 +15,7 @@ help:
 	@echo "make lint   - ruff (lint and format check) and mypy"
 	@echo "make format - apply ruff's formatting and safe fixes"
 	@echo "make bench  - performance benchmarks (see docs/benchmarks.md)"
+	@echo "make soak   - sustained mixed Entra ID load with data and memory checks (docs/operations.md)"
 	@echo "make clean  - remove the virtualenv and local data under var/"
 
 $(BIN)/python:
@@ -73,6 +74,10 @@ bench: setup
 		fi; \
 	fi
 	$(BIN)/python -m bench.run
+
+# SOAK_SECONDS (default 120) and SOAK_RATE (default 100 requests/s) size the run.
+soak: setup
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) var

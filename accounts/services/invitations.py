@@ -84,10 +84,28 @@ def invitation_for_token(token: str) -> Invitation | None:
 # --- Creating and revoking -----------------------------------------------------------------------
 
 
-def _enqueue(invitation_id: int) -> None:
+def _send_task(invitation_id: int) -> None:
+    """Publish the send task; a broker outage must not fail the request that already committed.
+
+    The member and the PENDING invitation are in the database by now. Were the publish error
+    raised, the identity provider would get a 500 for a create that succeeded and retry it into a
+    409. Left PENDING instead, the invitation is re-enqueued by `invitation_sweep` once the broker
+    is back.
+    """
     from accounts.tasks import send_invitation
 
-    transaction.on_commit(lambda: send_invitation.delay(invitation_id))
+    try:
+        send_invitation.delay(invitation_id)
+    except Exception as exc:  # noqa: BLE001 - kombu, redis and socket errors alike
+        logger.warning(
+            "Invitation %s: broker unavailable (%s); left pending for the sweep",
+            invitation_id,
+            type(exc).__name__,
+        )
+
+
+def _enqueue(invitation_id: int) -> None:
+    transaction.on_commit(lambda: _send_task(invitation_id))
 
 
 def _revoke_open(member: Member, *, now: datetime) -> int:
@@ -101,8 +119,11 @@ def can_be_invited(member: Member) -> bool:
     return member.status == Member.Status.INVITED and member.user_id is None and bool(member.email)
 
 
-def invitation_create(*, member: Member, actor: Actor) -> Invitation:
-    """Invite a member now: any open invitation is revoked, so only the newest link works."""
+def invitation_create(*, member: Member, actor: Actor, fresh: bool = False) -> Invitation:
+    """Invite a member now: any open invitation is revoked, so only the newest link works.
+
+    `fresh`: the member was created in this transaction and has no invitation to revoke.
+    """
     if not member.email:
         raise InvalidInput(f"{member.user_name} has no email address to invite.")
     if member.status != Member.Status.INVITED or member.user_id is not None:
@@ -110,7 +131,7 @@ def invitation_create(*, member: Member, actor: Actor) -> Invitation:
     organization: Organization = member.organization
     now = timezone.now()
     with transaction.atomic():
-        revoked = _revoke_open(member, now=now)
+        revoked = 0 if fresh else _revoke_open(member, now=now)
         nonce = secrets.token_urlsafe(32)
         invitation = Invitation(
             organization=organization,
@@ -134,14 +155,16 @@ def invitation_create(*, member: Member, actor: Actor) -> Invitation:
     return invitation
 
 
-def invitation_for_new_member(*, member: Member, actor: Actor) -> Invitation | None:
+def invitation_for_new_member(
+    *, member: Member, actor: Actor, fresh: bool = False
+) -> Invitation | None:
     """Called when a member is provisioned or becomes invitable again. Follows the
     organization's policy: automatic sends now; manual stages the member for an admin."""
     if not can_be_invited(member):
         return None
     if member.organization.invitation_policy != Organization.InvitationPolicy.AUTOMATIC:
         return None
-    return invitation_create(member=member, actor=actor)
+    return invitation_create(member=member, actor=actor, fresh=fresh)
 
 
 def invitation_address_changed(*, member: Member, actor: Actor) -> Invitation | None:
@@ -192,6 +215,14 @@ try:  # anymail's own classification of errors that retrying cannot fix
     PERMANENT_ERRORS += (AnymailInvalidAddress, AnymailRecipientsRefused)
 except ImportError:  # pragma: no cover - anymail is a dependency
     pass
+
+
+def _is_permanent(exc: BaseException) -> bool:
+    """A refused recipient, or an SMTP 5xx reply (RFC 5321: a permanent failure): retrying the
+    same message cannot succeed, so it fails at once and an admin sees why."""
+    if isinstance(exc, PERMANENT_ERRORS):
+        return True
+    return isinstance(exc, smtplib.SMTPResponseException) and 500 <= exc.smtp_code < 600
 
 
 def _contact(organization: Organization) -> Member | None:
@@ -261,7 +292,7 @@ def invitation_deliver(invitation_id: int) -> DeliveryResult:
         message_id = _send(_message(invitation, reminder=False))
     except Exception as exc:  # noqa: BLE001 - any backend error is recorded, none is lost
         error = f"{type(exc).__name__}: {exc}"[:500]
-        permanent = isinstance(exc, PERMANENT_ERRORS)
+        permanent = _is_permanent(exc)
         out_of_attempts = invitation.attempts >= settings.INVITATION_MAX_ATTEMPTS
         status = Invitation.Status.FAILED if permanent or out_of_attempts else "pending"
         Invitation.objects.filter(pk=invitation_id, status=Invitation.Status.SENDING).update(

@@ -254,6 +254,22 @@ def test_a_refused_recipient_fails_at_once(organization, settings):
     assert invitation_deliver(invitation.pk).outcome is Delivery.FAILED
 
 
+@pytest.mark.parametrize(
+    ("error", "outcome"),
+    [
+        (smtplib.SMTPDataError(554, b"5.7.1 message rejected as spam"), Delivery.FAILED),
+        (smtplib.SMTPSenderRefused(550, b"sender not allowed", "no-reply@x"), Delivery.FAILED),
+        (smtplib.SMTPDataError(451, b"4.3.0 try again later"), Delivery.RETRY),
+        (smtplib.SMTPServerDisconnected("connection lost"), Delivery.RETRY),
+    ],
+)
+def test_smtp_5xx_replies_fail_at_once_and_4xx_are_retried(organization, settings, error, outcome):
+    settings.EMAIL_BACKEND = "tests.accounts.test_invitations.FlakyBackend"
+    FlakyBackend.failures = [error]
+    invitation = open_invitation(provision(organization, user_name="rey@contoso.com"))
+    assert invitation_deliver(invitation.pk).outcome is outcome
+
+
 def test_a_bounce_reported_by_the_provider_marks_the_invitation_failed(organization):
     invitation = open_invitation(provision(organization, user_name="quin@contoso.com"))
     invitation_deliver(invitation.pk)
