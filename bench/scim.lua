@@ -2,7 +2,8 @@
 --   BENCH_MODE   lookup | create | patch_user | get
 --   BENCH_TOKEN  the Bearer token;  BENCH_BASE  the Tenant URL path (/scim/v2/<tenant id>)
 --   BENCH_LIST   a file with one userName (lookup) or SCIM id (patch_user) per line
---   BENCH_PATH   the path for mode get;  BENCH_RUN  a prefix that makes created userNames unique
+--   BENCH_PATH   the path for mode get;  BENCH_COOKIE  a panel session (mode get)
+--   BENCH_RUN    a prefix that makes created userNames unique
 -- done() prints one JSON line prefixed with BENCH_RESULT for the orchestrator (bench/run.py).
 
 local mode = os.getenv("BENCH_MODE")
@@ -31,6 +32,12 @@ function init(args)
     end
   end
   wrk.headers["Authorization"] = "Bearer " .. token
+  local cookie = os.getenv("BENCH_COOKIE")
+  if cookie and cookie ~= "" then
+    -- panel pages: a signed-in session instead of the bearer token
+    wrk.headers["Authorization"] = nil
+    wrk.headers["Cookie"] = cookie
+  end
   wrk.headers["Content-Type"] = "application/scim+json"
   wrk.headers["User-Agent"] = "Azure-SCIM-Provisioning (bench)"
 end

@@ -7,6 +7,7 @@ all call these functions. The secret exists in memory only: it is returned once 
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,7 +18,7 @@ from django.utils.crypto import constant_time_compare
 
 from accounts.audit import Actor, audit_log_record
 from accounts.models import Organization
-from integrations import tokens
+from integrations import credential_cache, log_writer, tokens
 from integrations.models import ScimRequest, ScimToken
 
 # Longest overlap an admin may choose: enough for a change window, short enough to limit exposure.
@@ -146,38 +147,63 @@ def scim_token_revoke(*, organization: Organization, actor: Actor) -> int:
 
 
 def scim_token_authenticate(*, organization: Organization, presented: str) -> ScimToken | None:
-    """The organization's valid token matching `presented`, or None.
+    """The organization's valid token matching `presented`, or None."""
+    token = scim_credentials_verify(tenant_id=str(organization.tenant_id), presented=presented)
+    return token if token is not None and token.organization_id == organization.pk else None
+
+
+def scim_credentials_verify(*, tenant_id: str, presented: str) -> ScimToken | None:
+    """The valid token matching `presented` for the Tenant URL's tenant, with its organization
+    loaded, or None.
 
     The lookup is by digest, so nothing about the secret is compared character by character in
-    the database; the final comparison is constant-time anyway, and the token must belong to the
-    organization of the Tenant URL.
+    the database; the final comparison is constant-time anyway. Verified tokens are remembered
+    per process (`credential_cache`), checked against a shared generation that every token or
+    organization change replaces, so revocation is never delayed.
     """
     if not tokens.looks_like_token(presented):
         return None
+    try:
+        tenant = uuid.UUID(tenant_id)
+    except (ValueError, TypeError):
+        return None
+    tenant_id = str(tenant)
     digest = tokens.token_digest(presented)
+    now = timezone.now()
+    use_cache = credential_cache.enabled()
+    if use_cache:
+        cached = credential_cache.lookup(tenant_id, digest)
+        if cached is not None:
+            return cached if cached.is_valid_at(now) else None
+    # Read before the database, so a change committed in between makes this entry stale at once.
+    generation = credential_cache.current_generation(tenant_id) if use_cache else None
     token = (
-        ScimToken.objects.filter(digest=digest, organization=organization)
+        ScimToken.objects.select_related("organization")
+        .filter(digest=digest, organization__tenant_id=tenant)
         .exclude(state=ScimToken.State.RETIRED)
         .first()
     )
     if token is None or not constant_time_compare(token.digest, digest):
         return None
-    if not token.is_valid_at(timezone.now()):
-        return None
-    return token
+    if generation is not None:
+        credential_cache.remember(tenant_id, digest, generation, token)
+    return token if token.is_valid_at(now) else None
+
+
+# token digest -> (when, from where) this process last wrote last_used_at: cached token instances
+# carry an old value, and one write a minute per token is all the panel needs.
+_recorded_use: dict[str, tuple[datetime, str | None]] = {}
 
 
 def scim_token_record_use(*, token: ScimToken, ip_address: str | None) -> None:
     """Remember when and from where the token was last used, at most once a minute per token."""
     now = timezone.now()
-    if (
-        token.last_used_at is not None
-        and now - token.last_used_at < LAST_USED_PRECISION
-        and token.last_used_ip == ip_address
-    ):
+    last_at, last_ip = _recorded_use.get(token.digest, (token.last_used_at, token.last_used_ip))
+    if last_at is not None and now - last_at < LAST_USED_PRECISION and last_ip == ip_address:
         return
     ScimToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_ip=ip_address)
     token.last_used_at, token.last_used_ip = now, ip_address
+    _recorded_use[token.digest] = (now, ip_address)
 
 
 def scim_tokens_expire_overlaps() -> int:
@@ -223,24 +249,28 @@ def scim_request_record(
     request_body: str = "",
     response_body: str = "",
     remote_ip: str | None = None,
-) -> ScimRequest:
-    """Keep one SCIM request in the provisioning log. Bodies arrive already redacted."""
+) -> None:
+    """Keep one SCIM request in the provisioning log (at once, or in the next batch: see
+    `log_writer`). Bodies arrive already redacted."""
     limit = settings.SCIM_LOG_BODY_BYTES
-    return ScimRequest.objects.create(
-        organization=organization,
-        request_id=request_id,
-        method=_truncate(method, 8)[:8],
-        path=_truncate(path, 512)[:512],
-        query=_truncate(query, 2048),
-        status_code=status_code,
-        duration_ms=duration_ms,
-        client_kind=client_kind,
-        resource_type=resource_type[:16],
-        resource_id=resource_id[:64],
-        outcome=_truncate(outcome, 300)[:300],
-        request_body=_truncate(request_body, limit),
-        response_body=_truncate(response_body, limit),
-        remote_ip=remote_ip,
+    log_writer.write(
+        {
+            "organization_id": organization.pk,
+            "created_at": timezone.now(),
+            "request_id": request_id,
+            "method": _truncate(method, 8)[:8],
+            "path": _truncate(path, 512)[:512],
+            "query": _truncate(query, 2048),
+            "status_code": status_code,
+            "duration_ms": duration_ms,
+            "client_kind": client_kind,
+            "resource_type": resource_type[:16],
+            "resource_id": resource_id[:64],
+            "outcome": _truncate(outcome, 300)[:300],
+            "request_body": _truncate(request_body, limit),
+            "response_body": _truncate(response_body, limit),
+            "remote_ip": remote_ip,
+        }
     )
 
 

@@ -55,6 +55,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every log line of a request (redirects included) carries its id.
+    "nordpass_admin.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "nordpass_admin.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -64,6 +66,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.CurrentOrganizationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.SessionSecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -105,6 +108,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Health-checks only connections that sat idle: not one extra round trip per request.
+        DATABASES["default"]["ENGINE"] = "nordpass_admin.db.postgresql"
+# Seconds a pooled database connection may sit idle before it is checked again before use.
+DB_HEALTH_CHECK_IDLE_SECONDS = env.float("DB_HEALTH_CHECK_IDLE_SECONDS", default=5.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits) --------------------------------------------------------------------------
@@ -129,7 +137,11 @@ PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60 * 3)
 SIGNIN_FAILURE_LIMIT = env.int("SIGNIN_FAILURE_LIMIT", default=5)
 SIGNIN_FAILURE_LIMIT_PER_ADDRESS = env.int("SIGNIN_FAILURE_LIMIT_PER_ADDRESS", default=30)
 SIGNIN_FAILURE_WINDOW = env.int("SIGNIN_FAILURE_WINDOW", default=15 * 60)
+# Sessions end SESSION_COOKIE_AGE seconds after sign-in however active they are, and after
+# SESSION_IDLE_TIMEOUT_SECONDS without a request (0: no idle limit); accounts.middleware enforces
+# both. The defaults are NIST SP 800-63B's for two-factor (AAL2) sessions: 12 hours, 30 min idle.
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 12)
+SESSION_IDLE_TIMEOUT_SECONDS = env.int("SESSION_IDLE_TIMEOUT_SECONDS", default=30 * 60)
 
 # --- Internationalisation -------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -191,8 +203,16 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # An unreachable broker host fails a publish in about a second instead of hanging a web
+    # thread; the invitation stays pending in the database and the sweep sends it later.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 1}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -252,6 +272,14 @@ SCIM_SERVICE_PROVIDER = {
 # Requests per second per organization (0: no limit), and the burst allowed above that rate.
 SCIM_RATE_LIMIT = env.float("SCIM_RATE_LIMIT", default=200.0)
 SCIM_RATE_BURST = env.float("SCIM_RATE_BURST", default=400.0)
+# Seconds a web process may reuse a verified token before asking the database again (0: never).
+# Only with a shared cache (Redis); revocation still takes effect at once (integrations/
+# credential_cache.py).
+SCIM_AUTH_CACHE_SECONDS = env.int("SCIM_AUTH_CACHE_SECONDS", default=30)
+# Failed SCIM authentications from one client address within the window before further failed
+# attempts from it get 429 (0: no limit). Requests with a valid token are never slowed.
+SCIM_AUTH_FAILURE_LIMIT = env.int("SCIM_AUTH_FAILURE_LIMIT", default=20)
+SCIM_AUTH_FAILURE_WINDOW = env.int("SCIM_AUTH_FAILURE_WINDOW", default=300)
 # Largest SCIM request body accepted (bytes); larger ones get 413.
 SCIM_MAX_BODY_BYTES = env.int("SCIM_MAX_BODY_BYTES", default=1024 * 1024)
 # Most resources one list or search response returns (RFC 7644 filter.maxResults).
@@ -260,6 +288,15 @@ SCIM_MAX_RESULTS = env.int("SCIM_MAX_RESULTS", default=1000)
 SCIM_LOG_RETENTION_DAYS = env.int("SCIM_LOG_RETENTION_DAYS", default=30)
 # Bytes of each request and response body kept in the provisioning log.
 SCIM_LOG_BODY_BYTES = env.int("SCIM_LOG_BODY_BYTES", default=16 * 1024)
+# On PostgreSQL, each web process writes its provisioning-log rows in one INSERT every this many
+# seconds from a background thread instead of one per request (0: in the request).
+SCIM_LOG_FLUSH_SECONDS = env.float("SCIM_LOG_FLUSH_SECONDS", default=0.5)
+# Mass-deprovisioning guard (integrations/deprovision_guard.py): within the window (seconds), the
+# identity provider may suspend or remove this share of the organization's active members (0:
+# guard off), and always at least MIN_MEMBERS; further deprovisionings are held for an admin.
+DEPROVISION_GUARD_SHARE = env.float("DEPROVISION_GUARD_SHARE", default=0.2)
+DEPROVISION_GUARD_MIN_MEMBERS = env.int("DEPROVISION_GUARD_MIN_MEMBERS", default=10)
+DEPROVISION_GUARD_WINDOW_SECONDS = env.int("DEPROVISION_GUARD_WINDOW_SECONDS", default=3600)
 
 # --- Invitations ----------------------------------------------------------------------------------
 # Delivery attempts before an invitation is marked failed (it can then be resent from the panel).
@@ -298,13 +335,47 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 # --- Logging --------------------------------------------------------------------------------------
+# `plain` for a terminal, `json` (one object per line, docker-compose sets it) for a log pipeline.
+# Either way each line names its request id (X-Request-Id) or Celery task (nordpass_admin/logging).
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'plain' or 'json', not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "filters": {"request_id": {"()": "nordpass_admin.logging.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "nordpass_admin.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # Django's own defaults give `django` and `django.server` handlers of their own (a second,
+    # unformatted copy of each line under DEBUG); here they go through the one handler above.
+    "loggers": {
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        "django.server": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+    },
 }
+
+# --- Metrics (nordpass_admin/metrics.py) ----------------------------------------------------------
+# /metrics answers 404 unless METRICS_TOKEN is set and sent as `Authorization: Bearer <token>`, or
+# the client address is in METRICS_ALLOWED_IPS (addresses or networks; only with a token set).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+# Several gunicorn workers: a folder where each process writes its samples, summed per scrape.
+# prometheus_client reads the variable itself, at import; emptied at start by
+# nordpass_admin/gunicorn_conf.py.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
 
 REST_FRAMEWORK: dict[str, list[str]] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],

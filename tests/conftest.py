@@ -15,10 +15,19 @@ def _fresh_rate_limits() -> None:
     them in a real Redis, where they would otherwise outlive the test)."""
     from django.core.cache import cache
 
+    from integrations import credential_cache
     from integrations.scim import ratelimit
 
     cache.clear()
     ratelimit.reset_backend()
+    credential_cache.forget()
+
+
+@pytest.fixture(autouse=True)
+def _provisioning_log_written_at_once(settings) -> None:
+    # Tests read the log right after a request; tests/integrations/scim/test_log_writer.py covers the
+    # batched writer that PostgreSQL uses in production.
+    settings.SCIM_LOG_FLUSH_SECONDS = 0
 
 
 @pytest.fixture(autouse=True)

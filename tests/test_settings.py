@@ -75,7 +75,7 @@ def test_production_values_come_from_the_environment():
     assert result.returncode == 0, result.stderr
     values = json.loads(result.stdout)
     assert values["debug"] is False
-    assert values["db"] == "django.db.backends.postgresql"
+    assert values["db"] == "nordpass_admin.db.postgresql"  # Django's backend, idle-only checks
     assert values["broker"] == "redis://redis.internal:6379/0"
     assert values["anymail"] == {"POSTMARK_SERVER_TOKEN": "server-token"}
     assert values["site_url"] == "https://admin.example.com"

@@ -40,6 +40,7 @@ def _resolve_members(organization: Organization, member_ids: Iterable[str]) -> d
     found = dict(
         Member.objects.filter(organization=organization, scim_id__in=wanted)
         .exclude(status=Member.Status.DELETED)
+        .order_by()  # Member's default ordering would join and sort by organization
         .values_list("scim_id", "pk")
     )
     missing = wanted - set(found)
@@ -190,9 +191,9 @@ def group_members_change(
                 except ValueError:
                     continue
             to_remove_pks = set(
-                Member.objects.filter(
-                    organization=organization, scim_id__in=removal_ids
-                ).values_list("pk", flat=True)
+                Member.objects.filter(organization=organization, scim_id__in=removal_ids)
+                .order_by()
+                .values_list("pk", flat=True)
             )
             overlap = to_add_pks & to_remove_pks
             to_add_pks -= overlap

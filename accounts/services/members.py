@@ -14,7 +14,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.audit import Actor, audit_log_record
@@ -107,12 +107,18 @@ def _profile_values(profile: MemberProfile) -> dict[str, str]:
 def _check_unique(
     organization: Organization, profile: MemberProfile, *, exclude: int | None
 ) -> None:
+    """409 for a userName (or externalId) another live member has: one query for both."""
+    key = casefold_key(profile.user_name)
+    clash = Q(user_name_key=key)
+    if profile.external_id:
+        clash |= Q(external_id=profile.external_id)
     live = Member.objects.filter(organization=organization).exclude(status=Member.Status.DELETED)
     if exclude is not None:
         live = live.exclude(pk=exclude)
-    if live.filter(user_name_key=casefold_key(profile.user_name)).exists():
+    taken = set(live.filter(clash).order_by().values_list("user_name_key", flat=True)[:2])
+    if key in taken:
         raise AlreadyExists(f"A member with the userName {profile.user_name!r} already exists.")
-    if profile.external_id and live.filter(external_id=profile.external_id).exists():
+    if taken:
         raise AlreadyExists(f"A member with the externalId {profile.external_id!r} already exists.")
 
 
@@ -158,8 +164,8 @@ def member_provision(
             **_profile_values(profile),
         )
         try:
-            with transaction.atomic():
-                member.save()
+            # No savepoint of its own: the error leaves this (outer) block, which rolls back.
+            member.save()
         except IntegrityError as exc:  # a concurrent create of the same userName won
             raise AlreadyExists(
                 f"A member with the userName {profile.user_name!r} already exists."
@@ -174,7 +180,7 @@ def member_provision(
             after={**_profile_values(profile), "status": member.status},
         )
         # In the same transaction; the email itself is sent by a worker after commit.
-        invitation_for_new_member(member=member, actor=actor)
+        invitation_for_new_member(member=member, actor=actor, fresh=True)
     return member
 
 

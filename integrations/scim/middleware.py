@@ -19,15 +19,19 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from django.db import DatabaseError, InterfaceError, OperationalError, transaction
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.http import HttpRequest, HttpResponse
 
+from accounts import ratelimit
 from accounts.models import Organization
 from integrations import services
 from integrations.models import ScimRequest
 from integrations.scim.errors import RateLimited, ScimError, Unauthorized
 from integrations.scim.ratelimit import scim_rate_limit_check
 from integrations.scim.responses import error_response
+from nordpass_admin import metrics
+from nordpass_admin.logging import bind_request_id
 
 logger = logging.getLogger("integrations.scim")
 
@@ -69,6 +73,22 @@ def _find_organization(tenant_id: str) -> Organization | None:
     return Organization.objects.filter(tenant_id=tenant).first()
 
 
+def _refusal(request: HttpRequest) -> ScimError:
+    """401, or 429 once one client address has failed too often: guessing tokens gets slow
+    for that address only, and a client with a valid token is never refused by it."""
+    limit = settings.SCIM_AUTH_FAILURE_LIMIT
+    if limit > 0:
+        window = settings.SCIM_AUTH_FAILURE_WINDOW
+        address = _client_ip(request) or "unknown"
+        if ratelimit.record_failure(f"scim-auth:{address}", window=window) > limit:
+            return RateLimited(
+                "Too many failed authentications from this address: retry after "
+                f"{window} second(s) with the Secret token from the Integrations page.",
+                retry_after=window,
+            )
+    return Unauthorized(AUTHENTICATION_FAILED)
+
+
 class ScimRequestMiddleware:
     def __init__(self, get_response: Callable[..., HttpResponse]) -> None:
         self.get_response = get_response
@@ -77,15 +97,20 @@ class ScimRequestMiddleware:
         started = time.monotonic()
         request_id = uuid.uuid4().hex
         request.scim_request_id = request_id  # type: ignore[attr-defined]
+        bind_request_id(request_id)
         organization: Organization | None = None
+        tenant_id = kwargs.get("tenant_id", "")
         try:
-            organization = _find_organization(kwargs.get("tenant_id", ""))
-            self._authenticate(request, organization)
+            organization = self._authenticate(request, tenant_id)
             response = self.get_response(request, *args, **kwargs)
         except ScimError as exc:
             response = error_response(exc)
             if isinstance(exc, RateLimited):
                 response["Retry-After"] = str(exc.retry_after)
+            if organization is None:
+                # Refused before a token matched: still logged for a real tenant, so "Entra
+                # still sends the old token" shows up in that organization's provisioning log.
+                organization = _find_organization(tenant_id)
         except (OperationalError, InterfaceError) as exc:
             # The database is unreachable or restarting: tell the client to come back.
             logger.warning("SCIM request %s: database unavailable (%s)", request_id, exc)
@@ -105,18 +130,21 @@ class ScimRequestMiddleware:
         response["Cache-Control"] = "no-store"
         if organization is not None:
             self._record(request, response, organization, started)
+        metrics.observe_scim(request, response, time.monotonic() - started)
         return response
 
-    def _authenticate(self, request: HttpRequest, organization: Organization | None) -> None:
-        # One answer for every failure, so the endpoint never tells which tenants exist. Failures
-        # for a real tenant are still logged there: "Entra still sends the old token" shows up.
-        refusal = Unauthorized(AUTHENTICATION_FAILED)
+    def _authenticate(self, request: HttpRequest, tenant_id: str) -> Organization:
+        # One answer for every failure (no token, a wrong, revoked or another organization's
+        # token, an unknown tenant), so the endpoint never tells which tenants exist.
         presented = _bearer_token(request)
-        if organization is None or not presented:
-            raise refusal
-        token = services.scim_token_authenticate(organization=organization, presented=presented)
+        token = (
+            services.scim_credentials_verify(tenant_id=tenant_id, presented=presented)
+            if presented
+            else None
+        )
         if token is None:
-            raise refusal
+            raise _refusal(request)
+        organization = token.organization
         decision = scim_rate_limit_check(organization.pk)
         if not decision.allowed:
             raise RateLimited(
@@ -127,6 +155,7 @@ class ScimRequestMiddleware:
         services.scim_token_record_use(token=token, ip_address=_client_ip(request))
         request.scim_organization = organization  # type: ignore[attr-defined]
         request.scim_token = token  # type: ignore[attr-defined]
+        return organization
 
     def _record(
         self,
@@ -136,8 +165,12 @@ class ScimRequestMiddleware:
         started: float,
     ) -> None:
         try:
-            # A savepoint: a failed log write must not break a surrounding transaction.
-            with transaction.atomic():
+            if connection.in_atomic_block:
+                # A savepoint: a failed log write must not break the surrounding transaction.
+                with transaction.atomic():
+                    self._write_record(request, response, organization, started)
+            else:
+                # Autocommit: the INSERT is its own transaction, without two more round trips.
                 self._write_record(request, response, organization, started)
         except DatabaseError:
             # Losing one log row must never turn a successful provisioning call into an error.

@@ -15,7 +15,10 @@ import threading
 import time
 from dataclasses import dataclass
 
+import redis
 from django.conf import settings
+
+from nordpass_admin import redis_cache
 
 # Refill by elapsed time, take one token if there is one, and report how long until the next.
 BUCKET_SCRIPT = """
@@ -65,11 +68,12 @@ class LocalBuckets:
 
 
 class RedisBuckets:
-    def __init__(self, url: str) -> None:
-        import redis
+    def __init__(self, client: redis.Redis) -> None:
+        self._script = client.register_script(BUCKET_SCRIPT)
 
-        self._client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
-        self._script = self._client.register_script(BUCKET_SCRIPT)
+    @classmethod
+    def from_url(cls, url: str) -> RedisBuckets:
+        return cls(redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1))
 
     def take(self, key: str, *, rate: float, burst: float, now: float) -> tuple[bool, float]:
         allowed, wait = self._script(keys=[key], args=[rate, burst, now])
@@ -77,16 +81,15 @@ class RedisBuckets:
 
 
 _backend: LocalBuckets | RedisBuckets | None = None
-_backend_url: str | None = None
+_backend_client: redis.Redis | None = None
 
 
 def _buckets() -> LocalBuckets | RedisBuckets:
-    global _backend, _backend_url
-    location = settings.CACHES["default"].get("LOCATION", "")
-    url = location if isinstance(location, str) and location.startswith("redis") else ""
-    if _backend is None or _backend_url != url:
-        _backend = RedisBuckets(url) if url else LocalBuckets()
-        _backend_url = url
+    global _backend, _backend_client
+    client = redis_cache.client()
+    if _backend is None or _backend_client is not client:
+        _backend = RedisBuckets(client) if client is not None else LocalBuckets()
+        _backend_client = client
     return _backend
 
 

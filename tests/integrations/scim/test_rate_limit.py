@@ -65,7 +65,7 @@ def redis_url() -> str:
 def test_redis_bucket_is_shared_by_every_worker():
     # given: two "workers" (two clients) on the same real Redis
     key = f"scim-rate:test-{uuid.uuid4().hex}"
-    first, second = RedisBuckets(redis_url()), RedisBuckets(redis_url())
+    first, second = RedisBuckets.from_url(redis_url()), RedisBuckets.from_url(redis_url())
     now = time.time()
     # when: they take from one bucket of 3
     results = [
