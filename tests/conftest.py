@@ -25,8 +25,8 @@ def _fresh_rate_limits() -> None:
 
 @pytest.fixture(autouse=True)
 def _provisioning_log_written_at_once(settings) -> None:
-    # Tests read the log right after a request; tests/integrations/scim/test_log_writer.py covers the
-    # batched writer that PostgreSQL uses in production.
+    # Tests read the log right after a request; the batched writer PostgreSQL uses in
+    # production is covered by tests/integrations/scim/test_log_writer.py.
     settings.SCIM_LOG_FLUSH_SECONDS = 0
 
 
