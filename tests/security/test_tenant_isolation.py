@@ -14,7 +14,7 @@ from django.test import Client
 
 from accounts.middleware import SESSION_KEY
 from accounts.models import Member
-from integrations.models import ScimRequest
+from integrations.models import DeprovisionHold, ScimRequest
 from tests.conftest import signed_in_client
 from tests.factories import (
     ActiveMemberFactory,
@@ -338,6 +338,17 @@ class Panel:
         self.entry_a = ScimRequest.objects.filter(organization=tenants.org_a).first()
         assert self.entry_a is not None
         assert self.entry_b is not None
+        # A mass-deprovisioning hold in each organization, waiting for a decision.
+        self.hold_a, self.hold_b = (
+            DeprovisionHold.objects.create(
+                organization=org,
+                provider_label="Microsoft Entra ID",
+                limit=10,
+                live_members=15,
+                window_seconds=3600,
+            )
+            for org in (tenants.org_a, tenants.org_b)
+        )
 
     def markers(self) -> list[bytes]:
         return [*self.tenants.b_markers(), b"owner@fabrikam.example"]
@@ -374,6 +385,7 @@ ADMIN_PAGES: list[tuple[str, str, dict[str, str]]] = [
     ("GET", "/activity/audit.csv", {}),
     ("GET", "/activity/provisioning/", {}),
     ("GET", "/activity/provisioning/export.csv", {}),
+    ("GET", "/integrations/deprovision-guard/", {}),
 ]
 
 # Pages and actions that take an object id: {member}, {group}, {entry} are filled in.
@@ -390,6 +402,11 @@ OBJECT_PAGES: list[tuple[str, str, dict[str, str]]] = [
     ("POST", "/groups/{group}/admin/", {"grants_admin": "on"}),
     ("POST", "/groups/{group}/admin/", {}),
     ("GET", "/activity/provisioning/{entry}/", {}),
+    ("GET", "/integrations/deprovision-guard/{hold}/", {}),
+    ("GET", "/integrations/deprovision-guard/{hold}/apply/", {}),
+    ("POST", "/integrations/deprovision-guard/{hold}/apply/", {"confirm": "on"}),
+    ("POST", "/integrations/deprovision-guard/{hold}/keep/", {"confirm": "on"}),
+    ("POST", "/integrations/deprovision-guard/{hold}/resume/", {"confirm": "on"}),
 ]
 
 # Actions on the signed-in person's own organization (credentials), POSTed.
@@ -407,11 +424,21 @@ def _call(client: Client, method: str, path: str, data: dict[str, str]) -> Any:
 
 
 def _b_ids(panel: Panel) -> dict[str, int]:
-    return {"member": panel.member_b.pk, "group": panel.group_b.pk, "entry": panel.entry_b.pk}
+    return {
+        "member": panel.member_b.pk,
+        "group": panel.group_b.pk,
+        "entry": panel.entry_b.pk,
+        "hold": panel.hold_b.pk,
+    }
 
 
 def _a_ids(panel: Panel) -> dict[str, int]:
-    return {"member": panel.member_a.pk, "group": panel.group_a.pk, "entry": panel.entry_a.pk}
+    return {
+        "member": panel.member_a.pk,
+        "group": panel.group_a.pk,
+        "entry": panel.entry_a.pk,
+        "hold": panel.hold_a.pk,
+    }
 
 
 @pytest.mark.parametrize("who", ["admin", "owner"])
@@ -428,6 +455,8 @@ def test_an_admin_of_a_cannot_reach_bs_objects_by_id(panel, who, method, path, d
     assert response.status_code in (403, 404), (response.status_code, _content(response)[:300])
     panel.assert_no_b_data(_content(response))
     assert organization_snapshot(panel.tenants.org_b) == before_b
+    panel.hold_b.refresh_from_db()
+    assert panel.hold_b.state == DeprovisionHold.State.HOLDING
 
 
 @pytest.mark.parametrize(("method", "path", "data"), ADMIN_PAGES + ORG_ACTIONS)
