@@ -342,10 +342,28 @@ def deprovision_hold_record(held: HeldRequest) -> HeldDeprovisioning:
         return change
 
 
+def deprovision_withdraw(*, member: Member) -> int:
+    """The identity provider now says this member is active: its held suspension or removal of
+    them, not decided yet, is withdrawn (shown as skipped), so "Apply held changes" never undoes
+    the provider's latest word. Asked again later, it is held again. Returns how many."""
+    return HeldDeprovisioning.objects.filter(
+        member=member,
+        resolution=HeldDeprovisioning.Resolution.PENDING,
+        hold__state=DeprovisionHold.State.HOLDING,
+    ).update(resolution=HeldDeprovisioning.Resolution.SKIPPED)
+
+
 def _asked_again(change: HeldDeprovisioning, *, action: str, now: datetime) -> None:
     change.last_requested_at = now
     change.request_count = F("request_count") + 1
     fields = ["last_requested_at", "request_count"]
+    if (
+        change.resolution == HeldDeprovisioning.Resolution.SKIPPED
+        and change.hold.state == DeprovisionHold.State.HOLDING
+    ):
+        # Withdrawn by a reactivation, now asked for again: waiting for a decision once more.
+        change.resolution = HeldDeprovisioning.Resolution.PENDING
+        fields.append("resolution")
     if action == Action.REMOVE and change.action != Action.REMOVE:
         change.action = Action.REMOVE
         fields.append("action")

@@ -35,6 +35,7 @@ from integrations.deprovision_guard import (
     DeprovisioningHeld,
     deprovision_admit,
     deprovision_hold_record,
+    deprovision_withdraw,
 )
 from integrations.models import HeldDeprovisioning
 from integrations.scim.errors import DeprovisionHeld, InvalidValue, Uniqueness
@@ -277,6 +278,8 @@ class ScimUser(ScimResource):
             changed = member_update_profile(member=self.obj, profile=profile, actor=actor)
             if isinstance(active, bool):
                 changed = member_set_active(member=self.obj, active=active, actor=actor) or changed
+            if active is True:
+                deprovision_withdraw(member=self.obj)
         except AlreadyExists as exc:
             raise Uniqueness(str(exc)) from exc
         except AccountsError as exc:

@@ -25,6 +25,7 @@ from django_scim import views as scim_views
 from django_scim.settings import scim_settings
 
 from accounts.models import Group, GroupMembership, Member
+from integrations.deprovision_guard import deprovision_withdraw
 from integrations.scim.errors import (
     InvalidFilter,
     InvalidSyntax,
@@ -434,6 +435,10 @@ class UsersView(ResourceView, scim_views.UsersView):
         if result.changed:
             with atomic_guarded():  # the deprovisioning guard's 429 keeps its record
                 adapter.apply(result.document, absent_active_is_unassigned=True)
+        elif result.document.get("active") is True:
+            # Nothing to change, but the provider says "active": a suspension or removal of this
+            # member the guard is holding is withdrawn (apply does the same when it changes).
+            deprovision_withdraw(member=obj)
         request.scim_outcome = self.change_outcome(before, adapter.obj)  # type: ignore[attr-defined]
         return self.resource_response(request, adapter.obj)
 

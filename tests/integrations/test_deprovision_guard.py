@@ -283,6 +283,41 @@ def test_reactivations_and_updates_are_never_held(guard, org, entra):
     assert renamed.body["displayName"] == "New name"
 
 
+def test_a_reactivation_withdraws_the_held_change_and_a_new_request_holds_it_again(
+    guard, org, entra
+):
+    # given: a held suspension and a held removal
+    admin = AdminFactory(organization=org)
+    members = staff(org, 15)
+    held = trip(entra, members, allowed=10)
+    assert entra.delete(f"/Users/{members[11].scim_id}").status == 429
+
+    # when: the identity provider now says the first is active after all (back in scope)
+    assert deactivate(entra, held, value="True").status == 200
+
+    # then: withdrawn, and applying the hold leaves that member alone
+    change = HeldDeprovisioning.objects.get(member=held)
+    assert change.resolution == HeldDeprovisioning.Resolution.SKIPPED
+    hold = DeprovisionHold.objects.get()
+    client = signed_in_client(admin)
+    client.post(f"/integrations/deprovision-guard/{hold.pk}/apply/", {"confirm": "on"})
+    assert statuses([held, members[11]]) == [Member.Status.ACTIVE, Member.Status.DELETED]
+
+
+def test_a_withdrawn_change_asked_for_again_waits_for_a_decision_again(guard, org, entra):
+    members = staff(org, 15)
+    held = trip(entra, members, allowed=10)
+    assert deactivate(entra, held, value=True).status == 200
+    # when: out of scope again
+    assert deactivate(entra, held).status == 429
+    # then
+    change = HeldDeprovisioning.objects.get(member=held)
+    assert (change.resolution, change.request_count) == (
+        HeldDeprovisioning.Resolution.PENDING,
+        2,
+    )
+
+
 def test_removing_an_already_suspended_member_is_not_held(guard, org, entra):
     # given: holding; members[0] was suspended before it tripped
     members = staff(org, 15)
