@@ -50,6 +50,13 @@ ACTION_LABELS = {
     "deprovision_guard.applied": "Held deprovisioning applied to",
     "deprovision_guard.kept": "Held deprovisioning discarded for",
     "deprovision_guard.resumed": "Stopped keeping active",
+    "two_factor.enabled": "Two-factor sign-in turned on for",
+    "two_factor.replaced": "Authenticator app replaced for",
+    "two_factor.disabled": "Two-factor sign-in turned off for",
+    "two_factor.recovery_codes_regenerated": "New recovery codes for",
+    "two_factor.recovery_code_used": "Recovery code used by",
+    "organization.two_factor_required": "Two-factor sign-in required for owners and admins in",
+    "organization.two_factor_optional": "Two-factor sign-in made optional in",
 }
 
 

@@ -581,3 +581,18 @@ def test_an_idle_session_ends_and_an_active_one_lasts_until_its_maximum_age(owne
     response = client.get(reverse("user_list"), follow=True)
     assert response.redirect_chain[-1][0].startswith("/login/")
     assert b"signed out after a period without activity" in response.content
+
+
+def test_every_two_factor_audit_action_has_words_for_people():
+    from accounts.templatetags.audit import ACTION_LABELS
+
+    actions = [
+        "two_factor.enabled",
+        "two_factor.replaced",
+        "two_factor.disabled",
+        "two_factor.recovery_codes_regenerated",
+        "two_factor.recovery_code_used",
+        "organization.two_factor_required",
+        "organization.two_factor_optional",
+    ]
+    assert all(action in ACTION_LABELS for action in actions)
