@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from email.utils import make_msgid
-from functools import partial
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -50,6 +49,7 @@ from accounts.audit import Actor, audit_log_record
 from accounts.models import AuditLogEntry, Member, Organization
 from accounts.services import member_remove, member_set_active
 from integrations.models import DeprovisionHold, HeldDeprovisioning
+from nordpass_admin.publish import publish_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -331,7 +331,7 @@ def deprovision_hold_record(held: HeldRequest) -> HeldDeprovisioning:
             hold.notification == DeprovisionHold.Notification.PENDING
             and hold.started_at < now - NOTIFY_REENQUEUE_AFTER
         ):
-            transaction.on_commit(partial(_enqueue_notification, hold.pk))
+            _enqueue_notification(hold.pk)
         change, created = HeldDeprovisioning.objects.select_for_update().get_or_create(
             hold=hold,
             member=member,
@@ -393,7 +393,7 @@ def _hold_open(organization: Organization, *, held: HeldRequest, now: datetime) 
             "window_seconds": held.window_seconds,
         },
     )
-    transaction.on_commit(partial(_enqueue_notification, hold.pk))
+    _enqueue_notification(hold.pk)
     return hold
 
 
@@ -518,18 +518,11 @@ def _close(
 
 
 def _enqueue_notification(hold_id: int) -> None:
-    """Publish the email task; a broker outage must not turn the held request into a 500 (the
-    next held request re-enqueues it, see NOTIFY_REENQUEUE_AFTER)."""
+    """After commit; if the broker is down, the next held request queues it again
+    (NOTIFY_REENQUEUE_AFTER)."""
     from integrations.tasks import notify_deprovision_hold
 
-    try:
-        notify_deprovision_hold.delay(hold_id)
-    except Exception as exc:  # noqa: BLE001 - kombu, redis and socket errors alike
-        logger.warning(
-            "Deprovision hold %s: broker unavailable (%s); email left pending",
-            hold_id,
-            type(exc).__name__,
-        )
+    publish_on_commit(notify_deprovision_hold, hold_id, retried_by="the next held request")
 
 
 def hold_url(hold: DeprovisionHold) -> str:

@@ -35,6 +35,7 @@ from django.utils.crypto import salted_hmac
 from accounts.audit import Actor, audit_log_record
 from accounts.exceptions import InvalidInput
 from accounts.models import Invitation, Member, Organization, User
+from nordpass_admin.publish import publish_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -84,28 +85,11 @@ def invitation_for_token(token: str) -> Invitation | None:
 # --- Creating and revoking -----------------------------------------------------------------------
 
 
-def _send_task(invitation_id: int) -> None:
-    """Publish the send task; a broker outage must not fail the request that already committed.
-
-    The member and the PENDING invitation are in the database by now. Were the publish error
-    raised, the identity provider would get a 500 for a create that succeeded and retry it into a
-    409. Left PENDING instead, the invitation is re-enqueued by `invitation_sweep` once the broker
-    is back.
-    """
+def _enqueue(invitation_id: int) -> None:
     from accounts.tasks import send_invitation
 
-    try:
-        send_invitation.delay(invitation_id)
-    except Exception as exc:  # noqa: BLE001 - kombu, redis and socket errors alike
-        logger.warning(
-            "Invitation %s: broker unavailable (%s); left pending for the sweep",
-            invitation_id,
-            type(exc).__name__,
-        )
-
-
-def _enqueue(invitation_id: int) -> None:
-    transaction.on_commit(lambda: _send_task(invitation_id))
+    # Left PENDING if the broker is down; `invitation_sweep` queues it again.
+    publish_on_commit(send_invitation, invitation_id, retried_by="the invitation sweep")
 
 
 def _revoke_open(member: Member, *, now: datetime) -> int:
