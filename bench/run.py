@@ -171,14 +171,19 @@ def admin_sql(query: str) -> None:
         connection.execute(query)
 
 
-def peak_rss_mb(pid: int) -> float:
+def status_mb(pid: int, field: str) -> float:
+    """A memory line of /proc/<pid>/status in MB (VmRSS now, VmHWM the peak); 0 if gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
     return 0.0
+
+
+def peak_rss_mb(pid: int) -> float:
+    return status_mb(pid, "VmHWM")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -334,6 +339,19 @@ def row(name: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- the run -------------------------------------------------------------------------------------
+def measure_both(
+    stack: Stack, name: str, mode: str, seconds: int, **env: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A 2 s warm-up, then the scenario at 8 connections (saturation) and at 1 (latency)."""
+    wrk(stack, mode, 2, **env)
+    saturated = row(name, wrk(stack, mode, seconds, **env))
+    single = row(
+        "  same, 1 connection (latency without queueing)",
+        wrk(stack, mode, min(seconds, 10), BENCH_CONNECTIONS="1", **env),
+    )
+    return saturated, single
+
+
 def seed_provisioning_log(stack: Stack, count: int) -> None:
     """`count` provisioning-log rows for the benchmark organization, one a second back in time,
     2% of them client errors (fixture data in one INSERT ... SELECT, not traffic)."""
@@ -546,24 +564,15 @@ def run(
         str(names_small),
     )
     log(f"userName lookup at {SMALL:,} members ({seconds}s)")
-    wrk(stack, "lookup", 2, BENCH_LIST=str(names_small), **scim_env)  # warm-up
-    lookup_small = row(
+    lookup_small, lookup_small_1 = measure_both(
+        stack,
         f"GET /Users?filter=userName eq (at {SMALL:,})",
-        wrk(stack, "lookup", seconds, BENCH_LIST=str(names_small), **scim_env),
+        "lookup",
+        seconds,
+        BENCH_LIST=str(names_small),
+        **scim_env,
     )
-    rows.append(lookup_small)
-    lookup_small_1 = row(
-        "  same, 1 connection (latency without queueing)",
-        wrk(
-            stack,
-            "lookup",
-            min(seconds, 10),
-            BENCH_LIST=str(names_small),
-            BENCH_CONNECTIONS="1",
-            **scim_env,
-        ),
-    )
-    rows.append(lookup_small_1)
+    rows += [lookup_small, lookup_small_1]
     if quick:
         for r in rows:
             print(
@@ -599,24 +608,15 @@ def run(
         str(ids_large),
     )
     log(f"userName lookup at {LARGE:,} members ({seconds}s)")
-    wrk(stack, "lookup", 2, BENCH_LIST=str(names_large), **scim_env)  # warm-up
-    lookup_large = row(
+    lookup_large, lookup_large_1 = measure_both(
+        stack,
         f"GET /Users?filter=userName eq (at {LARGE:,})",
-        wrk(stack, "lookup", seconds, BENCH_LIST=str(names_large), **scim_env),
+        "lookup",
+        seconds,
+        BENCH_LIST=str(names_large),
+        **scim_env,
     )
-    rows.append(lookup_large)
-    lookup_large_1 = row(
-        "  same, 1 connection (latency without queueing)",
-        wrk(
-            stack,
-            "lookup",
-            min(seconds, 10),
-            BENCH_LIST=str(names_large),
-            BENCH_CONNECTIONS="1",
-            **scim_env,
-        ),
-    )
-    rows.append(lookup_large_1)
+    rows += [lookup_large, lookup_large_1]
 
     log(f"seeding {LOG_ROWS:,} provisioning-log entries")
     seed_provisioning_log(stack, LOG_ROWS)
@@ -761,23 +761,15 @@ def run(
     query = urllib.parse.urlencode(
         {"filter": f'displayName eq "{GROUP_NAME}"', "excludedAttributes": "members"}
     )
-    group_get = row(
+    group_get, group_get_1 = measure_both(
+        stack,
         f"GET /Groups?filter=displayName eq&excludedAttributes=members (group {size:,})",
-        wrk(stack, "get", seconds, BENCH_PATH=f"{base}/Groups?{query}", **scim_env),
+        "get",
+        seconds,
+        BENCH_PATH=f"{base}/Groups?{query}",
+        **scim_env,
     )
-    rows.append(group_get)
-    group_get_1 = row(
-        "  same, 1 connection (latency without queueing)",
-        wrk(
-            stack,
-            "get",
-            min(seconds, 10),
-            BENCH_PATH=f"{base}/Groups?{query}",
-            BENCH_CONNECTIONS="1",
-            **scim_env,
-        ),
-    )
-    rows.append(group_get_1)
+    rows += [group_get, group_get_1]
 
     log(f"simulated initial cycle: {CYCLE_USERS:,} users, {CYCLE_GROUPS} groups")
     cycle = initial_cycle(stack, base, scim_headers)

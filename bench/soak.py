@@ -38,7 +38,7 @@ from typing import Any
 import redis
 
 from bench.loadgen import percentile
-from bench.run import PG, PYTHON, ROOT, VENV_BIN, Stack, admin_sql, children, log
+from bench.run import PG, PYTHON, ROOT, VENV_BIN, Stack, admin_sql, children, log, status_mb
 
 DB_NAME = "nordpass_soak"
 REDIS_DB = 11
@@ -337,13 +337,7 @@ def clear_broker_keys() -> None:
 
 
 def rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    return status_mb(pid, "VmRSS")
 
 
 class RssSampler(threading.Thread):
