@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import requests
 from django.test import Client
 
 from accounts.audit import Actor
@@ -101,3 +102,53 @@ def scim(organization) -> ScimClient:
 def other_scim(db) -> ScimClient:
     """Another organization, with its own token: for cross-tenant attempts."""
     return scim_client_for(OrganizationFactory(name="Fabrikam", slug="fabrikam"))
+
+
+class LiveScimClient(ScimClient):
+    """The same client over a real socket: `live_server`, `requests`, the whole WSGI stack.
+
+    For replaying what an identity provider sends exactly as it sends it (path spelling, headers,
+    body bytes). Each request opens its own connection, as in test_scim2_tester: on a kept-alive
+    one Django's test server answers ~40 ms late (Nagle's algorithm against delayed ACKs).
+    """
+
+    def __init__(self, organization: Organization, token: str, *, server_url: str) -> None:
+        super().__init__(organization, token)
+        self.server_url = server_url.rstrip("/")
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        token: str | None = None,
+        content_type: str = "application/scim+json",
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> ScimResponse:
+        sent = {"Connection": "close", "Accept": "application/scim+json", **(headers or {})}
+        bearer = self.token if token is None else token
+        if bearer:
+            sent["Authorization"] = f"Bearer {bearer}"
+        data: bytes | None = raw
+        if data is None and body is not None:
+            data = json.dumps(body).encode()
+        if data is not None:
+            sent["Content-Type"] = content_type
+        url = self.server_url + (path if path.startswith("/scim/") else self.base + path)
+        response = requests.request(method, url, data=data, headers=sent, timeout=30)
+        content = response.content
+        try:
+            parsed = json.loads(content) if content else None
+        except ValueError:
+            parsed = None
+        return ScimResponse(response.status_code, response.headers, parsed, content)
+
+
+@pytest.fixture
+def live_scim(live_server, settings, transactional_db, organization) -> LiveScimClient:
+    """`scim` over real HTTP against pytest-django's live server (SQLite or PostgreSQL)."""
+    settings.SITE_URL = live_server.url
+    issued = services.scim_token_issue(organization=organization, actor=Actor.system("tests"))
+    return LiveScimClient(organization, issued.secret, server_url=live_server.url)
