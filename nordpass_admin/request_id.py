@@ -2,8 +2,12 @@
 
 A load balancer or proxy that already assigns ids (`X-Request-Id` on the way in) keeps its id, so
 its access log and the application's lines match; a value that does not look like an id (too
-long, or with characters that could forge log fields) is replaced by a fresh one. SCIM requests
-get the SCIM middleware's own id, the one kept in the provisioning log, in its place.
+long, or with characters that could forge log fields) is replaced by a fresh one.
+
+A SCIM request always gets a fresh id of ours, bound here before any other middleware logs, and
+the SCIM middleware reuses it: the same id is in every log line of the request, the `X-Request-Id`
+the identity provider sees and the provisioning log, and a client cannot choose the id an admin
+looks up there.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from django.http import HttpRequest, HttpResponse
 from nordpass_admin.logging import bind_request_id
 
 HEADER = "X-Request-Id"
+SCIM_PREFIX = "/scim/"
 _ACCEPTED = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 
 
@@ -38,7 +43,10 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get(HEADER, "")
-        request_id = incoming if _ACCEPTED.fullmatch(incoming) else uuid.uuid4().hex
+        if request.path_info.startswith(SCIM_PREFIX) or not _ACCEPTED.fullmatch(incoming):
+            request_id = uuid.uuid4().hex
+        else:
+            request_id = incoming
         request.request_id = request_id  # type: ignore[attr-defined]
         bind_request_id(request_id)
         response = self.get_response(request)

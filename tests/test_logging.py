@@ -15,6 +15,7 @@ from celery import signals
 from django.conf import settings as django_settings
 from django.test import Client
 
+from integrations.models import ScimRequest
 from nordpass_admin.celery import ping
 from nordpass_admin.logging import JsonFormatter, RequestIdFilter, bind_request_id
 from tests.factories import OrganizationFactory
@@ -83,6 +84,41 @@ def test_a_scim_requests_lines_carry_the_request_id_it_returned(json_lines):
     assert response.status == 404 and len(request_id) == 32
     assert any(line["logger"] == "django.request" for line in mine), lines
     assert all(line["request_id"] in (request_id, None) for line in lines)
+
+
+class LogsBeforeTheViewMiddleware:
+    """Stands for any middleware that logs before the SCIM middleware runs."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        logging.getLogger("tests.first").warning("first line of %s", request.path)
+        return self.get_response(request)
+
+
+@pytest.mark.django_db
+def test_every_line_of_a_scim_request_carries_its_id_from_the_first_on(json_lines, settings):
+    # given: a middleware after the request-id one that logs before any SCIM code runs
+    settings.MIDDLEWARE = [
+        settings.MIDDLEWARE[0],
+        "tests.test_logging.LogsBeforeTheViewMiddleware",
+        *settings.MIDDLEWARE[1:],
+    ]
+    scim = scim_client_for(OrganizationFactory())
+    # when: a client that sends its own X-Request-Id, and a request that logs a 404
+    response = scim.get(
+        "/Users/00000000-0000-0000-0000-000000000000",
+        headers={"X-Request-Id": "client-chosen-id-0001"},
+    )
+    # then: one id of ours from the first line to the response and the provisioning log
+    request_id = response.headers["X-Request-Id"]
+    lines = [line for line in records(json_lines) if line["request_id"] is not None]
+    assert request_id != "client-chosen-id-0001" and len(request_id) == 32
+    assert lines[0]["logger"] == "tests.first"
+    assert {line["logger"] for line in lines} >= {"tests.first", "django.request"}
+    assert {line["request_id"] for line in lines} == {request_id}
+    assert ScimRequest.objects.get().request_id == request_id
 
 
 @pytest.mark.django_db

@@ -95,7 +95,9 @@ class ScimRequestMiddleware:
 
     def __call__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         started = time.monotonic()
-        request_id = uuid.uuid4().hex
+        # The id RequestIdMiddleware bound before the first log line of this request (a fresh
+        # one of ours for every SCIM path); a new one only where that middleware is not installed.
+        request_id = getattr(request, "request_id", None) or uuid.uuid4().hex
         request.scim_request_id = request_id  # type: ignore[attr-defined]
         bind_request_id(request_id)
         organization: Organization | None = None
