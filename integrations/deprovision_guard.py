@@ -2,10 +2,10 @@
 
 A mis-scoped assignment change in Entra ID (a group removed from the app, a scoping filter
 edited) makes it suspend everyone who fell out of scope in its next cycle. So within a trailing
-window (DEPROVISION_GUARD_WINDOW_SECONDS, default one hour) the identity provider may suspend or
+window (the organization's own, one hour by default) the identity provider may suspend or
 remove at most
 
-    limit = max(floor(DEPROVISION_GUARD_SHARE * members), DEPROVISION_GUARD_MIN_MEMBERS)
+    limit = max(floor(share * members), minimum)
 
 members, where `members` is the members active now (SCIM-active: Active or Invited) plus those
 the identity provider deprovisioned within the window, i.e. about the active members when the
@@ -24,9 +24,15 @@ in the transaction that applies the change, so concurrent requests are admitted 
 cannot overshoot the limit. The count is read from the audit log, written in that same
 transaction, so there is no second counter to drift.
 
+Each organization has its own thresholds (`DeprovisionGuardPolicy`), which its owners set in the
+panel; DEPROVISION_GUARD_* are only the defaults an organization starts with. An admin piloting
+Entra ID with a few test users, or running a vendor's SCIM validator, needs a lower minimum, a
+shorter window or the guard off, without asking the operator of the deployment.
+
 After an admin's decision the guard re-arms: the window restarts at the decision. "Keep members
-active" keeps refusing the kept members' deprovisioning for KEEP_ACTIVE_FOR (or until an admin
-resumes), because Entra ID retries it until the assignment scope is fixed there.
+active" keeps refusing the kept members' deprovisioning for the organization's keep-active
+duration, or another one chosen with the decision (or until an admin resumes), because Entra ID
+retries it until the assignment scope is fixed there.
 """
 
 from __future__ import annotations
@@ -46,20 +52,19 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.audit import Actor, audit_log_record
+from accounts.exceptions import InvalidInput
 from accounts.models import AuditLogEntry, Member, Organization
 from accounts.services import member_remove, member_set_active
-from integrations.models import DeprovisionHold, HeldDeprovisioning
-from nordpass_admin.publish import publish_on_commit
+from integrations.models import DeprovisionGuardPolicy, DeprovisionHold, HeldDeprovisioning
+from nordpass_admin.publish import publish, publish_on_commit
 
 logger = logging.getLogger(__name__)
 
 # Members the identity provider sees as active (SCIM `active: true`).
 LIVE_STATUSES = (Member.Status.ACTIVE, Member.Status.INVITED)
-# How long "Keep members active" refuses the kept members' deprovisioning: a working day for
-# the identity provider's admin to fix the assignment scope, after which it applies again.
-KEEP_ACTIVE_FOR = timedelta(hours=24)
-# A hold whose email is still unsent this long after it started is re-enqueued by the next held
-# request (a lost broker message must not leave the owners uninformed).
+# A hold whose email is still unsent this long after it started (or after its last attempt) is
+# re-enqueued by the next held request or the sweep (a lost broker message must not leave the
+# owners uninformed).
 NOTIFY_REENQUEUE_AFTER = timedelta(minutes=5)
 NOTIFY_MAX_ATTEMPTS = 5
 
@@ -75,18 +80,31 @@ class GuardPolicy:
     share: Decimal
     min_members: int
     window_seconds: int
+    on: bool = True
+    keep_active_seconds: int = DeprovisionGuardPolicy.DEFAULT_KEEP_ACTIVE_SECONDS
 
     @classmethod
     def from_settings(cls) -> GuardPolicy:
+        """The deployment's defaults, as a new organization gets them."""
+        return cls.of(_default_policy_row(Organization()))
+
+    @classmethod
+    def of(cls, row: DeprovisionGuardPolicy) -> GuardPolicy:
         return cls(
-            share=Decimal(str(settings.DEPROVISION_GUARD_SHARE)),
-            min_members=max(settings.DEPROVISION_GUARD_MIN_MEMBERS, 0),
-            window_seconds=max(settings.DEPROVISION_GUARD_WINDOW_SECONDS, 1),
+            share=Decimal(row.share_percent) / 100,
+            min_members=row.min_members,
+            window_seconds=row.window_seconds,
+            on=row.enabled,
+            keep_active_seconds=row.keep_active_seconds,
         )
 
     @property
     def enabled(self) -> bool:
-        return self.share > 0
+        return self.on and self.share > 0
+
+    @property
+    def keep_active_for(self) -> timedelta:
+        return timedelta(seconds=self.keep_active_seconds)
 
     def limit(self, members: int) -> int:
         """Deprovisionings allowed per window; Decimal so 0.29 * 100 is 29, never 28."""
@@ -123,6 +141,154 @@ class DeprovisioningHeld(Exception):
         self.reason = reason
         self.retry_after = retry_after
         self.held = held
+
+
+# --- The organization's settings ----------------------------------------------------------------
+
+
+def _default_policy_row(organization: Organization) -> DeprovisionGuardPolicy:
+    """An unsaved policy with the deployment's DEPROVISION_GUARD_* settings, clamped to the
+    bounds an owner could set (`DEPROVISION_GUARD_SHARE=0` means off, at 20% if turned on)."""
+    share = Decimal(str(settings.DEPROVISION_GUARD_SHARE))
+    bounds = DeprovisionGuardPolicy
+    return DeprovisionGuardPolicy(
+        organization=organization,
+        enabled=share > 0,
+        share_percent=min(share * 100, Decimal(100)).quantize(Decimal("0.01"))
+        if share > 0
+        else Decimal(20),
+        min_members=max(settings.DEPROVISION_GUARD_MIN_MEMBERS, 1),
+        window_seconds=min(
+            max(settings.DEPROVISION_GUARD_WINDOW_SECONDS, bounds.MIN_WINDOW_SECONDS),
+            bounds.MAX_WINDOW_SECONDS,
+        ),
+    )
+
+
+def guard_settings(organization: Organization) -> DeprovisionGuardPolicy:
+    """The organization's guard settings; the deployment's defaults (unsaved) if it has none."""
+    row = DeprovisionGuardPolicy.objects.filter(organization=organization).first()
+    return row if row is not None else _default_policy_row(organization)
+
+
+def deprovision_guard_policy_create(*, organization: Organization) -> DeprovisionGuardPolicy:
+    """Give an organization its own settings, with the deployment's defaults (idempotent)."""
+    row, _ = DeprovisionGuardPolicy.objects.get_or_create(
+        organization=organization,
+        defaults={
+            field: getattr(_default_policy_row(organization), field)
+            for field in ("enabled", "share_percent", "min_members", "window_seconds")
+        },
+    )
+    return row
+
+
+def describe_duration(seconds: int) -> str:
+    """3600 → "1 hour", 900 → "15 minutes", 172800 → "2 days", for people."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} seconds"
+
+
+def describe_per_window(seconds: int) -> str:
+    """3600 → "per hour", 900 → "per 15 minutes", 86400 → "per day"."""
+    words = describe_duration(seconds)
+    return f"per {words[2:]}" if words.startswith("1 ") else f"per {words}"
+
+
+def _in_words(row: DeprovisionGuardPolicy) -> dict[str, str]:
+    """The settings as the activity page shows them (audit before/after)."""
+    return {
+        "guard": "on" if row.enabled else "off",
+        "share": f"{Decimal(row.share_percent).normalize():f}%",
+        "minimum per window": f"{row.min_members} member{'s' if row.min_members != 1 else ''}",
+        "window": describe_duration(row.window_seconds),
+        "keep members active for": describe_duration(row.keep_active_seconds),
+    }
+
+
+def deprovision_guard_policy_update(
+    *,
+    organization: Organization,
+    by: Member,
+    enabled: bool,
+    share_percent: Decimal,
+    min_members: int,
+    window_seconds: int,
+    keep_active_seconds: int,
+) -> bool:
+    """An owner changes the organization's guard. Returns whether anything changed.
+
+    Takes the organization's row lock, like every admission, so the next SCIM request is judged
+    by the new settings and none is judged half by the old ones.
+    """
+    if (
+        by.organization_id != organization.pk
+        or by.role != Member.Role.OWNER
+        or by.status != Member.Status.ACTIVE
+        or by.user is None
+    ):
+        raise InvalidInput("Only owners of this organization can change the guard's settings.")
+    bounds = DeprovisionGuardPolicy
+    if not Decimal(0) < share_percent <= Decimal(100):
+        raise InvalidInput("The share must be more than 0% and at most 100%.")
+    if min_members < 1:
+        raise InvalidInput("The minimum must be at least 1 member.")
+    if not bounds.MIN_WINDOW_SECONDS <= window_seconds <= bounds.MAX_WINDOW_SECONDS:
+        raise InvalidInput("The window must be from 5 minutes to 7 days.")
+    if not bounds.MIN_KEEP_ACTIVE_SECONDS <= keep_active_seconds <= bounds.MAX_KEEP_ACTIVE_SECONDS:
+        raise InvalidInput("Members can be kept active for 1 hour to 30 days.")
+    actor = Actor.for_user(by.user)
+    with transaction.atomic():
+        Organization.objects.select_for_update().only("pk").get(pk=organization.pk)
+        row = deprovision_guard_policy_create(organization=organization)
+        before = _in_words(row)
+        was_enabled = row.enabled
+        row.enabled = enabled
+        row.share_percent = share_percent.quantize(Decimal("0.01"))
+        row.min_members = min_members
+        row.window_seconds = window_seconds
+        row.keep_active_seconds = keep_active_seconds
+        after = _in_words(row)
+        if after == before:
+            return False
+        now = timezone.now()
+        row.changed_at = now
+        row.changed_by = by.user
+        row.changed_by_label = actor.label[:254]
+        if was_enabled and not enabled:
+            row.disabled_at = now
+            row.disabled_by_label = actor.label[:254]
+        elif enabled:
+            row.disabled_at = None
+            row.disabled_by_label = ""
+        row.save()
+        if was_enabled != enabled:
+            action = "deprovision_guard.enabled" if enabled else "deprovision_guard.disabled"
+        else:
+            action = "deprovision_guard.settings_changed"
+        audit_log_record(
+            organization=organization,
+            actor=actor,
+            action=action,
+            target=organization,
+            target_label=organization.name,
+            before={key: value for key, value in before.items() if after[key] != value},
+            after={key: value for key, value in after.items() if before[key] != value},
+        )
+    return True
+
+
+def _policy_locked(organization_id: int) -> GuardPolicy:
+    """The settings the admission judges by; the caller holds the organization's row lock."""
+    row = DeprovisionGuardPolicy.objects.filter(organization_id=organization_id).first()
+    if row is None:
+        row = deprovision_guard_policy_create(
+            organization=Organization.objects.get(pk=organization_id)
+        )
+    return GuardPolicy.of(row)
 
 
 # --- Reads ---------------------------------------------------------------------------------------
@@ -268,12 +434,16 @@ def deprovision_admit(*, member: Member, action: str, actor: Actor) -> None:
     Must run in the transaction that then applies the change: the organization's row lock taken
     here is held until it commits, so no other deprovisioning is counted in between.
     """
-    policy = GuardPolicy.from_settings()
-    if not policy.enabled or member.status not in LIVE_STATUSES:
+    if member.status not in LIVE_STATUSES:
         return
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("deprovision_admit() must run inside the transaction that applies it.")
     Organization.objects.select_for_update().only("pk").get(pk=member.organization_id)
+    # Read under the lock: an owner's change (which takes the same lock) applies from the next
+    # request on, and off means never held, kept members included.
+    policy = _policy_locked(member.organization_id)
+    if not policy.enabled:
+        return
     now = timezone.now()
     refusal = _refusal(member, action=action, policy=policy, now=now)
     if refusal is None:
@@ -449,15 +619,26 @@ def deprovision_hold_apply(*, hold: DeprovisionHold, actor: Actor) -> ApplyRepor
     return ApplyReport(applied=applied, skipped=skipped)
 
 
-def deprovision_hold_keep(*, hold: DeprovisionHold, actor: Actor) -> int:
+def deprovision_hold_keep(
+    *, hold: DeprovisionHold, actor: Actor, keep_for: timedelta | None = None
+) -> int:
     """Discard the held changes; the identity provider's retries of them stay refused for
-    KEEP_ACTIVE_FOR. Returns how many members were kept."""
+    `keep_for`, by default the organization's keep-active duration. Returns how many members
+    were kept."""
+    if keep_for is not None and not (
+        DeprovisionGuardPolicy.MIN_KEEP_ACTIVE_SECONDS
+        <= keep_for.total_seconds()
+        <= DeprovisionGuardPolicy.MAX_KEEP_ACTIVE_SECONDS
+    ):
+        raise InvalidInput("Members can be kept active for 1 hour to 30 days.")
     with transaction.atomic():
         hold, now = _decide(hold, expected=DeprovisionHold.State.HOLDING)
+        if keep_for is None:
+            keep_for = _policy_locked(hold.organization_id).keep_active_for
         kept = hold.changes.filter(resolution=HeldDeprovisioning.Resolution.PENDING).update(
             resolution=HeldDeprovisioning.Resolution.KEPT
         )
-        hold.keep_until = now + KEEP_ACTIVE_FOR
+        hold.keep_until = now + keep_for
         _close(hold, actor=actor, now=now, state=DeprovisionHold.State.KEPT, extra=["keep_until"])
         audit_log_record(
             organization=hold.organization,
@@ -466,7 +647,12 @@ def deprovision_hold_keep(*, hold: DeprovisionHold, actor: Actor) -> int:
             target=hold,
             target_label=_members(kept),
             before={"state": DeprovisionHold.State.HOLDING},
-            after={"state": hold.state, "kept": kept, "keep_until": hold.keep_until.isoformat()},
+            after={
+                "state": hold.state,
+                "kept": kept,
+                "keep_until": hold.keep_until.isoformat(),
+                "kept_for": describe_duration(int(keep_for.total_seconds())),
+            },
         )
     return kept
 
@@ -572,6 +758,7 @@ def deprovision_hold_notify(hold_id: int) -> str:
     ).update(
         notification=DeprovisionHold.Notification.SENDING,
         notification_attempts=F("notification_attempts") + 1,
+        notification_attempted_at=timezone.now(),
     )
     if not claimed:
         return "skipped"
@@ -597,3 +784,51 @@ def deprovision_hold_notify(hold_id: int) -> str:
         return "failed" if out_of_attempts else "retry"
     sending.update(notification=DeprovisionHold.Notification.SENT, notified_at=timezone.now())
     return "sent"
+
+
+@dataclass(frozen=True)
+class NotifySweepReport:
+    recovered: int
+    requeued: int
+    failed: int
+
+
+def deprovision_hold_notify_sweep(*, now: datetime | None = None) -> NotifySweepReport:
+    """The periodic safety net for hold notices (Celery beat, every minute).
+
+    A worker that died mid-send left SENDING behind: after INVITATION_SENDING_TIMEOUT (the same
+    limit as invitations, far above EMAIL_TIMEOUT) the claim is taken as lost, the notice goes
+    back to PENDING and is queued again, unless it used up its attempts. A PENDING notice whose
+    message was lost (broker outage) is queued again too. Only the worker that claims it
+    (PENDING → SENDING) sends, so sweeps that run twice, or two queued tasks, send it once.
+    """
+    from integrations.tasks import notify_deprovision_hold
+
+    now = now or timezone.now()
+    lost = DeprovisionHold.objects.filter(
+        notification=DeprovisionHold.Notification.SENDING,
+        notification_attempted_at__lt=now - timedelta(seconds=settings.INVITATION_SENDING_TIMEOUT),
+    )
+    failed = lost.filter(notification_attempts__gte=NOTIFY_MAX_ATTEMPTS).update(
+        notification=DeprovisionHold.Notification.FAILED
+    )
+    recovered = lost.update(notification=DeprovisionHold.Notification.PENDING)
+    stale = now - NOTIFY_REENQUEUE_AFTER
+    pending = list(
+        DeprovisionHold.objects.filter(notification=DeprovisionHold.Notification.PENDING)
+        .filter(
+            Q(notification_attempted_at__isnull=True, started_at__lt=stale)
+            | Q(notification_attempted_at__lt=stale)
+        )
+        .values_list("pk", flat=True)[:1000]
+    )
+    requeued = sum(
+        publish(notify_deprovision_hold, pk, retried_by="the next sweep") for pk in pending
+    )
+    if recovered or failed:
+        logger.warning(
+            "Hold notices left sending by a lost worker: %s queued again, %s failed",
+            recovered,
+            failed,
+        )
+    return NotifySweepReport(recovered=recovered, requeued=requeued, failed=failed)

@@ -184,6 +184,9 @@ class DeprovisionHold(models.Model):
         max_length=16, choices=Notification.choices, default=Notification.PENDING
     )
     notification_attempts = models.PositiveSmallIntegerField(default=0)
+    # When a worker last claimed the email (PENDING → SENDING): the sweep takes a claim older
+    # than INVITATION_SENDING_TIMEOUT as lost with its worker.
+    notification_attempted_at = models.DateTimeField(null=True, blank=True)
     notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -258,3 +261,60 @@ class HeldDeprovisioning(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.member_id} ({self.get_resolution_display()})"
+
+
+class DeprovisionGuardPolicy(models.Model):
+    """An organization's own thresholds for the mass-deprovisioning guard.
+
+    Created with the deployment's defaults (DEPROVISION_GUARD_*) for an organization that has
+    none yet; from then on only its owners change it. Read by the guard's admission in the
+    transaction that holds the organization's row lock, so a change applies to the next request.
+    """
+
+    # The bounds the settings form and the database both enforce.
+    MIN_WINDOW_SECONDS = 5 * 60
+    MAX_WINDOW_SECONDS = 7 * 24 * 3600
+    MIN_KEEP_ACTIVE_SECONDS = 3600
+    MAX_KEEP_ACTIVE_SECONDS = 30 * 24 * 3600
+    DEFAULT_KEEP_ACTIVE_SECONDS = 24 * 3600
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, related_name="deprovision_guard_policy"
+    )
+    enabled = models.BooleanField(default=True)
+    # Percent of the active members, 0 < share ≤ 100, so 12.5 is stored exactly.
+    share_percent = models.DecimalField(max_digits=5, decimal_places=2)
+    min_members = models.PositiveIntegerField()
+    window_seconds = models.PositiveIntegerField()
+    keep_active_seconds = models.PositiveIntegerField(default=DEFAULT_KEEP_ACTIVE_SECONDS)
+    changed_at = models.DateTimeField(null=True, blank=True)
+    changed_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changed_by_label = models.CharField(max_length=254, blank=True)
+    # Who turned the guard off and when, for the notice on the dashboard (blank: the default).
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_by_label = models.CharField(max_length=254, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(share_percent__gt=0, share_percent__lte=100),
+                name="deprovision_policy_share_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_members__gte=1), name="deprovision_policy_minimum_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(window_seconds__gte=300, window_seconds__lte=7 * 24 * 3600),
+                name="deprovision_policy_window_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(keep_active_seconds__gte=3600, keep_active_seconds__lte=30 * 24 * 3600),
+                name="deprovision_policy_keep_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "on" if self.enabled else "off"
+        return f"{self.organization} guard {state}: {self.share_percent}% / {self.min_members}"

@@ -1,4 +1,4 @@
-"""Periodic upkeep of SCIM credentials. Tasks stay thin: they call one service."""
+"""Periodic upkeep of SCIM credentials and hold notices. Tasks stay thin: they call one service."""
 
 from __future__ import annotations
 
@@ -27,3 +27,12 @@ def notify_deprovision_hold(self: Task, hold_id: int) -> str:
         # 60 s, 120 s, 240 s...: the notification went back to PENDING, so a retry may claim it.
         raise self.retry(countdown=60 * 2**self.request.retries)
     return outcome
+
+
+@shared_task(name="integrations.deprovision_hold_sweep")
+def deprovision_hold_sweep() -> dict[str, int]:
+    """Queue again hold notices a lost message or a crashed worker left unsent."""
+    from integrations.deprovision_guard import deprovision_hold_notify_sweep
+
+    report = deprovision_hold_notify_sweep()
+    return {"recovered": report.recovered, "requeued": report.requeued, "failed": report.failed}

@@ -8,6 +8,11 @@ urlpatterns = [
         "deprovision-guard/", views.deprovision_guard_overview, name="integration_deprovision_guard"
     ),
     path(
+        "deprovision-guard/settings/",
+        views.deprovision_guard_settings,
+        name="integration_deprovision_guard_settings",
+    ),
+    path(
         "deprovision-guard/<int:hold_id>/",
         views.deprovision_hold_detail,
         name="integration_deprovision_hold",

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterator
+from datetime import timedelta
 from http import HTTPStatus
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -20,13 +22,20 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.audit import Actor
 from accounts.csv_export import csv_lines, csv_response
+from accounts.exceptions import InvalidInput
 from accounts.middleware import PanelRequest
+from accounts.models import Member
 from accounts.permissions import admin_required
 from integrations import deprovision_guard, selectors, services
-from integrations.forms import HoldDecisionForm, IssueCredentialsForm, RevokeCredentialsForm
+from integrations.forms import (
+    GuardSettingsForm,
+    HoldDecisionForm,
+    IssueCredentialsForm,
+    RevokeCredentialsForm,
+)
 from integrations.log_filters import ProvisioningLogFilterForm
 from integrations.models import DeprovisionHold, HeldDeprovisioning, ScimRequest
-from integrations.providers import PROVIDERS, Provider, get_provider_or_404
+from integrations.providers import PROVIDERS, PROVIDERS_BY_SLUG, Provider, get_provider_or_404
 
 NONCE_SESSION_KEY = "integration_credential_nonces"
 MAX_NONCES = 10
@@ -335,23 +344,88 @@ def _hold_or_404(request: PanelRequest, hold_id: int) -> DeprovisionHold:
     return hold
 
 
-@never_cache
-@admin_required
-def deprovision_guard_overview(request: PanelRequest) -> HttpResponse:
+def _provider_name(request: PanelRequest) -> str:
+    """The connected identity provider's name, for sentences about what it may do."""
+    current = selectors.current_token(request.organization)
+    provider = PROVIDERS_BY_SLUG.get(current.provider) if current is not None else None
+    return provider.name if provider is not None and provider.slug != "scim" else ""
+
+
+def _guard_page(
+    request: PanelRequest, form: GuardSettingsForm | None = None, *, status: int = 200
+) -> HttpResponse:
     organization = request.organization
-    policy = deprovision_guard.GuardPolicy.from_settings()
+    row = deprovision_guard.guard_settings(organization)
+    policy = deprovision_guard.GuardPolicy.of(row)
+    is_owner = request.member.role == Member.Role.OWNER
+    if form is None and is_owner:
+        form = GuardSettingsForm(initial=GuardSettingsForm.initial_for(row))
+    count = deprovision_guard.window_count(organization, policy=policy)
     return render(
         request,
         "integrations/deprovision_guard.html",
         {
+            "row": row,
             "policy": policy,
-            "share_percent": f"{float(policy.share * 100):g}",
-            "count": deprovision_guard.window_count(organization, policy=policy),
-            "window_minutes": max(policy.window_seconds // 60, 1),
+            "is_owner": is_owner,
+            "form": form,
+            "provider_name": _provider_name(request),
+            "share_percent": f"{row.share_percent.normalize():f}",
+            "count": count,
+            "allowed": min(count.limit, count.members),
+            "per_window": deprovision_guard.describe_per_window(policy.window_seconds),
+            "window_words": deprovision_guard.describe_duration(policy.window_seconds),
+            "keep_words": deprovision_guard.describe_duration(policy.keep_active_seconds),
             "holding": deprovision_guard.open_hold(organization),
             "holds": deprovision_guard.recent_holds(organization),
         },
+        status=status,
     )
+
+
+@never_cache
+@admin_required
+def deprovision_guard_overview(request: PanelRequest) -> HttpResponse:
+    return _guard_page(request)
+
+
+@never_cache
+@require_POST
+@admin_required
+def deprovision_guard_settings(request: PanelRequest) -> HttpResponse:
+    """Owners change the organization's guard; admins see the values read-only."""
+    if request.member.role != Member.Role.OWNER:
+        raise PermissionDenied("Only owners can change the mass-deprovisioning guard.")
+    form = GuardSettingsForm(request.POST)
+    if not form.is_valid():
+        return _guard_page(request, form, status=HTTPStatus.BAD_REQUEST)
+    data = form.cleaned_data
+    try:
+        changed = deprovision_guard.deprovision_guard_policy_update(
+            organization=request.organization,
+            by=request.member,
+            enabled=data["enabled"],
+            share_percent=data["share_percent"],
+            min_members=data["min_members"],
+            window_seconds=data["window_seconds"],
+            keep_active_seconds=data["keep_active_seconds"],
+        )
+    except InvalidInput as exc:
+        form.add_error(None, str(exc))
+        return _guard_page(request, form, status=HTTPStatus.BAD_REQUEST)
+    if not changed:
+        messages.info(request, "Nothing changed.")
+    elif data["enabled"]:
+        messages.success(
+            request, "Saved. The identity provider's next request is judged by the new settings."
+        )
+    else:
+        messages.warning(
+            request,
+            "The mass-deprovisioning guard is off: every suspension and removal from the "
+            "identity provider is applied at once.",
+        )
+    return redirect("integration_deprovision_guard")
 
 
 @never_cache
@@ -370,7 +444,9 @@ def deprovision_hold_detail(request: PanelRequest, hold_id: int) -> HttpResponse
             ],
             "keeping": hold.keeps_members_at(timezone.now()),
             "window_minutes": max(hold.window_seconds // 60, 1),
-            "keep_hours": int(deprovision_guard.KEEP_ACTIVE_FOR.total_seconds() // 3600),
+            "keep_words": deprovision_guard.describe_duration(
+                deprovision_guard.guard_settings(request.organization).keep_active_seconds
+            ),
         },
     )
 
@@ -387,7 +463,13 @@ def deprovision_hold_decide(request: PanelRequest, hold_id: int, decision: str) 
     if hold.state != spec["state"]:
         messages.info(request, f"This hold is already {hold.get_state_display().lower()}.")
         return redirect("integration_deprovision_hold", hold_id=hold.pk)
-    form = HoldDecisionForm(request.POST or None, label=spec["label"])
+    keep_default = deprovision_guard.guard_settings(request.organization).keep_active_seconds
+    form = HoldDecisionForm(
+        request.POST or None,
+        label=spec["label"],
+        keep_default=keep_default if decision == "keep" else None,
+        describe=deprovision_guard.describe_duration,
+    )
     if request.method == "POST" and form.is_valid():
         actor = Actor.for_user(request.user)
         try:
@@ -397,7 +479,9 @@ def deprovision_hold_decide(request: PanelRequest, hold_id: int, decision: str) 
                 if report.skipped:
                     done += f" {report.skipped} had already changed and were skipped."
             elif decision == "keep":
-                kept = deprovision_guard.deprovision_hold_keep(hold=hold, actor=actor)
+                kept = deprovision_guard.deprovision_hold_keep(
+                    hold=hold, actor=actor, keep_for=form.keep_period()
+                )
                 done = (
                     f"Kept {kept} member{'s' if kept != 1 else ''} active. Fix the assignment "
                     "scope in the identity provider: it keeps retrying these changes."
@@ -405,7 +489,7 @@ def deprovision_hold_decide(request: PanelRequest, hold_id: int, decision: str) 
             else:
                 deprovision_guard.deprovision_hold_resume(hold=hold, actor=actor)
                 done = "The identity provider may deprovision these members again."
-        except deprovision_guard.HoldNotOpen as exc:
+        except (deprovision_guard.HoldNotOpen, InvalidInput) as exc:
             messages.warning(request, str(exc))
         else:
             messages.success(request, done)
@@ -425,7 +509,7 @@ def deprovision_hold_decide(request: PanelRequest, hold_id: int, decision: str) 
             "button": spec["button"],
             "form": form,
             "changes": [c for c in changes if c.resolution == resolution],
-            "keep_until": timezone.now() + deprovision_guard.KEEP_ACTIVE_FOR,
-            "keep_hours": int(deprovision_guard.KEEP_ACTIVE_FOR.total_seconds() // 3600),
+            "keep_until": timezone.now() + timedelta(seconds=keep_default),
+            "keep_words": deprovision_guard.describe_duration(keep_default),
         },
     )

@@ -234,6 +234,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.invitation_sweep",
         "schedule": 60.0,
     },
+    "deprovision-hold-sweep": {
+        "task": "integrations.deprovision_hold_sweep",
+        "schedule": 60.0,
+    },
 }
 # How long /readyz waits for the broker before calling it unreachable.
 BROKER_HEALTH_TIMEOUT = env.float("BROKER_HEALTH_TIMEOUT", default=2.0)
@@ -291,9 +295,10 @@ SCIM_LOG_BODY_BYTES = env.int("SCIM_LOG_BODY_BYTES", default=16 * 1024)
 # On PostgreSQL, each web process writes its provisioning-log rows in one INSERT every this many
 # seconds from a background thread instead of one per request (0: in the request).
 SCIM_LOG_FLUSH_SECONDS = env.float("SCIM_LOG_FLUSH_SECONDS", default=0.5)
-# Mass-deprovisioning guard (integrations/deprovision_guard.py): within the window (seconds), the
-# identity provider may suspend or remove this share of the organization's active members (0:
-# guard off), and always at least MIN_MEMBERS; further deprovisionings are held for an admin.
+# Mass-deprovisioning guard (integrations/deprovision_guard.py): the defaults a new organization
+# starts with (its owners change them in the panel). Within the window (seconds), the identity
+# provider may suspend or remove this share of the organization's active members (0: guard off),
+# and always at least MIN_MEMBERS; further deprovisionings are held for an admin.
 DEPROVISION_GUARD_SHARE = env.float("DEPROVISION_GUARD_SHARE", default=0.2)
 DEPROVISION_GUARD_MIN_MEMBERS = env.int("DEPROVISION_GUARD_MIN_MEMBERS", default=10)
 DEPROVISION_GUARD_WINDOW_SECONDS = env.int("DEPROVISION_GUARD_WINDOW_SECONDS", default=3600)

@@ -102,4 +102,8 @@ def organization_create(
             target_label=member.email,
             after={"email": member.email, "role": member.role, "status": member.status},
         )
+        # The deployment's DEPROVISION_GUARD_* become this organization's own guard settings.
+        from integrations.deprovision_guard import deprovision_guard_policy_create
+
+        deprovision_guard_policy_create(organization=organization)
     return organization

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
-def entra_deactivate(tenant_url: str, token: str, member: Member) -> int:
+def entra_deactivate(tenant_url: str, token: str, member: Member, retry_after: str = "3600") -> int:
     """Entra's disable: PATCH with a capitalised op and the string "False" (scim-notes §5)."""
     body = {
         "schemas": [PATCH],
@@ -41,7 +41,7 @@ def entra_deactivate(tenant_url: str, token: str, member: Member) -> int:
         with urllib.request.urlopen(request, timeout=30) as response:
             return int(response.status)
     except urllib.error.HTTPError as error:
-        assert error.headers["Retry-After"] == "3600"
+        assert error.headers["Retry-After"] == retry_after
         return int(error.code)
 
 
@@ -148,3 +148,70 @@ def test_owner_keeps_members_active_and_reads_what_to_fix(page, live_server, set
     assert Member.objects.get(pk=people[10].pk).status == Member.Status.ACTIVE
     assert entra_deactivate(tenant_url, issued.secret, people[10]) == 429
     assert DeprovisionHold.objects.get().state == DeprovisionHold.State.KEPT
+
+
+def test_owner_tunes_the_guard_for_a_pilot_and_turns_it_off(page, live_server, settings):
+    # given: Acme piloting Entra ID with five test users, under the default minimum of 10
+    settings.SITE_URL = live_server.url
+    settings.DEPROVISION_GUARD_SHARE = 0.2
+    settings.DEPROVISION_GUARD_MIN_MEMBERS = 10
+    owner = OwnerFactory(organization__name="Acme Corp", email="owner@acme.test")
+    organization = owner.organization
+    people = MemberFactory.create_batch(
+        5, organization=organization, status=Member.Status.ACTIVE, source="idp"
+    )
+    issued = services.scim_token_issue(
+        organization=organization, actor=Actor.system("tests"), provider="entra-id"
+    )
+    tenant_url = f"{live_server.url}/scim/v2/{organization.tenant_id}"
+
+    # when: the owner opens the guard's page
+    page.goto("/login/")
+    page.get_by_label("Email").fill("owner@acme.test")
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("navigation").get_by_role("link", name="Integrations").click()
+    page.get_by_role("link", name="mass-deprovisioning guard").click()
+    meaning = page.get_by_test_id("guard-meaning")
+
+    # then: it says what the numbers mean for Acme now
+    assert (
+        "Microsoft Entra ID may suspend or remove up to 6 of your 6 active members per hour."
+        in meaning.inner_text()
+    )
+
+    # when: they try a window too short, then save a minimum of 2 per 10 minutes
+    page.get_by_label("Always allowed per window").fill("2")
+    page.get_by_label("Share of active members (%)").fill("1")
+    page.get_by_label("Window", exact=True).fill("2")
+    page.get_by_label("Window unit").select_option("minutes")
+    page.get_by_role("button", name="Save guard settings").click()
+    page.get_by_text("The window must be from 5 minutes to 7 days.").wait_for()
+    screenshot(page, "deprovision-guard-settings-error")
+    page.get_by_label("Window", exact=True).fill("10")
+    page.get_by_role("button", name="Save guard settings").click()
+    page.get_by_text(
+        "The identity provider's next request is judged by the new settings"
+    ).wait_for()
+    screenshot(page, "deprovision-guard-settings")
+
+    # then: the page and Entra ID both follow the new numbers
+    assert (
+        "may suspend or remove up to 2 of your 6 active members per 10 minutes."
+        in page.get_by_test_id("guard-meaning").inner_text()
+    )
+    statuses = [entra_deactivate(tenant_url, issued.secret, member, "600") for member in people[:3]]
+    assert statuses == [200, 200, 429]
+
+    # when: they turn the guard off for the pilot
+    page.get_by_label("Hold mass deprovisioning for an owner or admin to review").uncheck()
+    page.get_by_role("button", name="Save guard settings").click()
+    page.get_by_text("The mass-deprovisioning guard is off").first.wait_for()
+
+    # then: the dashboard says who turned it off, and Entra's retry goes through
+    page.get_by_role("link", name="Dashboard").click()
+    notice = page.get_by_test_id("deprovision-guard-off")
+    notice.wait_for()
+    assert "Mass-deprovisioning guard turned off by owner@acme.test on " in notice.inner_text()
+    screenshot(page, "deprovision-guard-off-dashboard")
+    assert entra_deactivate(tenant_url, issued.secret, people[2]) == 200

@@ -528,7 +528,8 @@ def test_overview_page_shows_the_rule_and_the_holds(guard, org, entra):
 
     html = signed_in_client(owner).get("/integrations/deprovision-guard/").content.decode()
 
-    assert "may suspend or remove 20% of your active members, and always at least 10" in html
+    # 13 active as the hour began (12 from Entra and the owner): the minimum of 10 applies
+    assert "may suspend or remove up to 10 of your 13 active members per hour." in html
     assert "Waiting for a decision" in html
 
 

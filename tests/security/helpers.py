@@ -16,7 +16,7 @@ from accounts.models import (
     MemberEmail,
     Organization,
 )
-from integrations.models import ScimToken
+from integrations.models import DeprovisionGuardPolicy, DeprovisionHold, ScimToken
 
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 
@@ -72,6 +72,8 @@ def organization_snapshot(organization: Organization) -> dict[str, Any]:
         "invitations": _rows(Invitation.objects.filter(organization=organization)),
         "audit": AuditLogEntry.objects.filter(organization=organization).count(),
         "tokens": _rows(ScimToken.objects.filter(organization=organization)),
+        "guard": _rows(DeprovisionGuardPolicy.objects.filter(organization=organization)),
+        "holds": _rows(DeprovisionHold.objects.filter(organization=organization)),
     }
 
 

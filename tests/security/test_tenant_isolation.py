@@ -414,6 +414,19 @@ ORG_ACTIONS: list[tuple[str, str, dict[str, str]]] = [
     ("POST", "/users/invite/", {"email": "new@contoso.example", "role": "member"}),
     ("POST", "/integrations/entra-id/credentials/", {"nonce": "x"}),
     ("POST", "/integrations/entra-id/credentials/revoke/", {"confirm": "on"}),
+    # The guard's settings: only the signed-in owner's organization, never B's.
+    (
+        "POST",
+        "/integrations/deprovision-guard/settings/",
+        {
+            "share_percent": "5",
+            "min_members": "1",
+            "window_value": "5",
+            "window_unit": "minutes",
+            "keep_value": "1",
+            "keep_unit": "hours",
+        },
+    ),
 ]
 
 
