@@ -25,7 +25,14 @@ def run(*args: str) -> str:
 def test_creates_organization_and_active_owner_who_can_sign_in(client):
     # when
     output = run(
-        "--name", "Acme Corp", "--owner-email", "Owner@Acme.test", "--owner-password", GOOD_PASSWORD
+        "--name",
+        "Acme Corp",
+        "--owner-email",
+        "Owner@Acme.test",
+        "--owner-name",
+        "Olu Owner",
+        "--owner-password",
+        GOOD_PASSWORD,
     )
     # then
     organization = Organization.objects.get(slug="acme-corp")
@@ -45,7 +52,7 @@ def test_prompts_for_the_password_when_it_is_left_out(monkeypatch):
     answers = iter([GOOD_PASSWORD, GOOD_PASSWORD])
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
     # when
-    run("--name", "Prompted", "--owner-email", "p@example.com")
+    run("--name", "Prompted", "--owner-email", "p@example.com", "--owner-name", "Olu Owner")
     # then
     assert User.objects.get(email="p@example.com").check_password(GOOD_PASSWORD)
 
@@ -54,7 +61,7 @@ def test_mismatched_prompted_passwords_fail(monkeypatch):
     answers = iter([GOOD_PASSWORD, GOOD_PASSWORD + "x"])
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
     with pytest.raises(CommandError, match="do not match"):
-        run("--name", "Prompted", "--owner-email", "p@example.com")
+        run("--name", "Prompted", "--owner-email", "p@example.com", "--owner-name", "Olu Owner")
     assert not Organization.objects.exists()
 
 
@@ -62,23 +69,68 @@ def test_mismatched_prompted_passwords_fail(monkeypatch):
     ("args", "message"),
     [
         (
-            ["--name", "  ", "--owner-email", "a@example.com", "--owner-password", GOOD_PASSWORD],
+            [
+                "--name",
+                "  ",
+                "--owner-email",
+                "a@example.com",
+                "--owner-name",
+                "Olu Owner",
+                "--owner-password",
+                GOOD_PASSWORD,
+            ],
             "needs a name",
         ),
         (
-            ["--name", "Ok", "--owner-email", "not-an-email", "--owner-password", GOOD_PASSWORD],
+            [
+                "--name",
+                "Ok",
+                "--owner-email",
+                "not-an-email",
+                "--owner-name",
+                "Olu Owner",
+                "--owner-password",
+                GOOD_PASSWORD,
+            ],
             "not a valid email",
         ),
         (
-            ["--name", "Ok", "--owner-email", "a@example.com", "--owner-password", "short"],
+            [
+                "--name",
+                "Ok",
+                "--owner-email",
+                "a@example.com",
+                "--owner-name",
+                "Olu Owner",
+                "--owner-password",
+                "short",
+            ],
             "too short",
         ),
         (
-            ["--name", "Ok", "--owner-email", "a@example.com", "--owner-password", "password1234"],
+            [
+                "--name",
+                "Ok",
+                "--owner-email",
+                "a@example.com",
+                "--owner-name",
+                "Olu Owner",
+                "--owner-password",
+                "password1234",
+            ],
             "too common",
         ),
         (
-            ["--name", "!!!", "--owner-email", "a@example.com", "--owner-password", GOOD_PASSWORD],
+            [
+                "--name",
+                "!!!",
+                "--owner-email",
+                "a@example.com",
+                "--owner-name",
+                "Olu Owner",
+                "--owner-password",
+                GOOD_PASSWORD,
+            ],
             "letter or digit",
         ),
     ],
@@ -100,6 +152,8 @@ def test_duplicate_name_in_any_case_is_refused():
             "acme-2",
             "--owner-email",
             "a@example.com",
+            "--owner-name",
+            "Olu Owner",
             "--owner-password",
             GOOD_PASSWORD,
         )
@@ -116,6 +170,8 @@ def test_duplicate_slug_is_refused():
             "acme",
             "--owner-email",
             "a@example.com",
+            "--owner-name",
+            "Olu Owner",
             "--owner-password",
             GOOD_PASSWORD,
         )
@@ -125,7 +181,15 @@ def test_existing_account_becomes_owner_with_its_own_password():
     # given
     user = UserFactory(email="multi@example.com")
     # when
-    run("--name", "Second Co", "--owner-email", "MULTI@example.com", "--no-input")
+    run(
+        "--name",
+        "Second Co",
+        "--owner-email",
+        "MULTI@example.com",
+        "--owner-name",
+        "Olu Owner",
+        "--no-input",
+    )
     # then
     member = Member.objects.get(organization__slug="second-co")
     assert member.user == user and member.role == "owner"
@@ -141,6 +205,8 @@ def test_password_for_an_existing_account_is_refused_not_ignored():
             "Second Co",
             "--owner-email",
             "multi@example.com",
+            "--owner-name",
+            "Olu Owner",
             "--owner-password",
             GOOD_PASSWORD,
         )
@@ -149,7 +215,15 @@ def test_password_for_an_existing_account_is_refused_not_ignored():
 
 def test_new_owner_without_password_and_no_prompt_fails():
     with pytest.raises(CommandError, match="--owner-password is required"):
-        run("--name", "Quiet", "--owner-email", "q@example.com", "--no-input")
+        run(
+            "--name",
+            "Quiet",
+            "--owner-email",
+            "q@example.com",
+            "--owner-name",
+            "Olu Owner",
+            "--no-input",
+        )
 
 
 def test_command_exits_non_zero_from_the_shell(tmp_path):
@@ -163,6 +237,8 @@ def test_command_exits_non_zero_from_the_shell(tmp_path):
         "X",
         "--owner-email",
         "bad",
+        "--owner-name",
+        "Olu Owner",
     ]
     result = subprocess.run(
         [*args, "--owner-password", GOOD_PASSWORD], env=env, capture_output=True, text=True
