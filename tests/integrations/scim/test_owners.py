@@ -127,11 +127,8 @@ def test_okta_spec_test_finds_a_named_owner_in_a_fresh_organization(live_server,
     listed = okta.get("/Users?count=1&startIndex=1")
     # then
     assert listed.status == 200
-    assert (listed.body["totalResults"], listed.body["startIndex"], listed.body["itemsPerPage"]) == (
-        1,
-        1,
-        1,
-    )
+    page = listed.body
+    assert (page["totalResults"], page["startIndex"], page["itemsPerPage"]) == (1, 1, 1)
     user = listed.body["Resources"][0]
     assert user["name"] == {
         "givenName": "Ada",
@@ -298,7 +295,7 @@ def test_leaving_the_admin_group_never_demotes_the_last_owner(scim, leave):
 
 def test_joining_the_admin_group_never_turns_an_owner_into_an_admin(scim):
     # given
-    owner, group = _admin_group_with_owner(scim)
+    _owner, group = _admin_group_with_owner(scim)
     second = OwnerFactory(organization=scim.organization)
     # when
     response = scim.patch(
