@@ -125,11 +125,17 @@ def account(request: PanelRequest) -> HttpResponse:
                     "family_name": request.member.family_name,
                 }
             ),
-            "name_managed_by": _idp_name(organization)
-            if request.member.source == Member.Source.IDENTITY_PROVIDER
-            else "",
+            "name_managed_by": _name_managed_by(request.member),
         },
     )
+
+
+def _name_managed_by(member: Member) -> str:
+    """Who owns this member's name when it is not theirs to edit ("Microsoft Entra ID")."""
+    if member.source != Member.Source.IDENTITY_PROVIDER:
+        return ""
+    name = _idp_name(member.organization)
+    return name if name != "identity provider" else "your identity provider"
 
 
 @require_POST

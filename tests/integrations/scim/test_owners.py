@@ -14,8 +14,9 @@ from django.core.management import call_command
 
 from accounts.audit import Actor
 from accounts.models import AuditLogEntry, Member, Organization
+from accounts.services import directory
 from accounts.services.roles import organization_set_admin_group
-from integrations import services
+from integrations import deprovision_guard, services
 from integrations.models import DeprovisionHold, HeldDeprovisioning, ScimRequest
 from integrations.scim.errors import ERROR_SCHEMA
 from tests.factories import GroupFactory, GroupMembershipFactory, OwnerFactory
@@ -307,3 +308,20 @@ def test_joining_the_admin_group_never_turns_an_owner_into_an_admin(scim):
     second.refresh_from_db()
     assert second.role == "owner"
     assert _role_changes(second) == 0
+
+
+def test_applying_a_hold_skips_an_owner_who_has_become_the_last(scim, hold_everything):
+    # given: the guard holds the identity provider's suspension of one of two owners...
+    held_owner, other = OwnerFactory.create_batch(2, organization=scim.organization)
+    held = deprovision(scim, held_owner, "Entra PATCH path active, 'False'")
+    assert held.status == 429
+    # ...and an owner then suspends the other owner in the panel
+    directory.member_suspend(member=other, by=held_owner)
+    hold = DeprovisionHold.objects.get()
+    # when: an admin applies the held changes
+    report = deprovision_guard.deprovision_hold_apply(hold=hold, actor=Actor.system("tests"))
+    # then: the organization keeps its last active owner
+    held_owner.refresh_from_db()
+    assert (held_owner.status, held_owner.role) == ("active", "owner")
+    assert (report.applied, report.skipped) == (0, 1)
+    assert HeldDeprovisioning.objects.get().resolution == HeldDeprovisioning.Resolution.SKIPPED
