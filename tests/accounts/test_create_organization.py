@@ -382,3 +382,18 @@ def test_an_existing_account_without_a_full_name_needs_one():
     with pytest.raises(CommandError, match="The owner's name is required"):
         run("--name", "Second Co", "--owner-email", "multi@example.com", "--no-input")
     assert not Organization.objects.exists()
+
+
+def test_make_runs_demo_organization_has_a_named_owner(settings, tmp_path):
+    # given
+    settings.VAR_DIR = tmp_path
+    # when
+    call_command("bootstrap_demo", stdout=StringIO())
+    # then
+    owner = Member.objects.get(organization__name="Demo Company")
+    assert (owner.role, owner.given_name, owner.family_name, owner.formatted_name) == (
+        "owner",
+        "Dana",
+        "Demo",
+        "Dana Demo",
+    )
