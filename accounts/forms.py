@@ -123,8 +123,24 @@ class AuditFilterForm(forms.Form):
 
 class InviteMemberForm(forms.Form):
     email = forms.EmailField(label="Email", max_length=254)
-    full_name = forms.CharField(label="Name", max_length=200, required=False)
+    given_name = forms.CharField(label="Given name", max_length=100)
+    family_name = forms.CharField(label="Family name", max_length=100)
     role = forms.ChoiceField(label="Role", choices=Member.Role.choices, initial=Member.Role.MEMBER)
+
+
+class NameForm(forms.Form):
+    """A person's own name, in the two parts identity providers match people by."""
+
+    given_name = forms.CharField(
+        label="Given name",
+        max_length=100,
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+    )
+    family_name = forms.CharField(
+        label="Family name",
+        max_length=100,
+        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
+    )
 
 
 class RoleForm(forms.Form):

@@ -5,6 +5,7 @@ from accounts import views, views_twofactor
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("account/", views.account, name="account"),
+    path("account/name/", views.account_name, name="account_name"),
     path("account/two-factor/setup/", views_twofactor.two_factor_setup, name="two_factor_setup"),
     path(
         "account/two-factor/replace/", views_twofactor.two_factor_replace, name="two_factor_replace"

@@ -28,6 +28,7 @@ from accounts.forms import (
     ExistingAccountForm,
     InviteMemberForm,
     MemberSearchForm,
+    NameForm,
     OrganizationSecurityForm,
     RegistrationForm,
     RoleForm,
@@ -118,8 +119,45 @@ def account(request: PanelRequest) -> HttpResponse:
             "security_form": OrganizationSecurityForm(
                 initial={"require_two_factor": organization.require_two_factor}
             ),
+            "name_form": NameForm(
+                initial={
+                    "given_name": request.member.given_name,
+                    "family_name": request.member.family_name,
+                }
+            ),
+            "name_managed_by": _name_managed_by(request.member),
         },
     )
+
+
+def _name_managed_by(member: Member) -> str:
+    """Who owns this member's name when it is not theirs to edit ("Microsoft Entra ID")."""
+    if member.source != Member.Source.IDENTITY_PROVIDER:
+        return ""
+    name = _idp_name(member.organization)
+    return name if name != "identity provider" else "your identity provider"
+
+
+@require_POST
+@member_required
+def account_name(request: PanelRequest) -> HttpResponse:
+    form = NameForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Enter your given name and your family name.")
+        return redirect("account")
+    try:
+        changed = directory.member_rename(
+            member=request.member,
+            given_name=form.cleaned_data["given_name"],
+            family_name=form.cleaned_data["family_name"],
+            by=request.member,
+        )
+    except AccountsError as exc:
+        messages.error(request, str(exc))
+    else:
+        if changed:
+            messages.success(request, f"Your name is now {request.member.full_name}.")
+    return redirect("account")
 
 
 @require_POST
@@ -184,13 +222,17 @@ def user_list(request: PanelRequest) -> HttpResponse:
 def member_add(request: PanelRequest) -> HttpResponse:
     form = InviteMemberForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Enter a valid email address to invite someone.")
+        if "email" in form.errors:
+            messages.error(request, "Enter a valid email address to invite someone.")
+        else:
+            messages.error(request, "Enter the person's given name and family name.")
         return redirect("user_list")
     try:
         member = directory.member_invite(
             organization=request.organization,
             email=form.cleaned_data["email"],
-            full_name=form.cleaned_data["full_name"],
+            given_name=form.cleaned_data["given_name"],
+            family_name=form.cleaned_data["family_name"],
             role=form.cleaned_data["role"],
             by=request.member,
         )

@@ -481,6 +481,8 @@ def run(
         ORG_SLUG,
         "--owner-email",
         "owner@bench.example",
+        "--owner-name",
+        "Bench Owner",
         "--owner-password",
         owner_password,
         "--no-input",

@@ -398,8 +398,8 @@ def main() -> int:
         stack.manage("migrate", "--noinput")
         stack.manage(
             "create_organization", "--name", "Soak Corp", "--slug", ORG_SLUG,
-            "--owner-email", OWNER_EMAIL, "--owner-password", secrets.token_urlsafe(18),
-            "--no-input",
+            "--owner-email", OWNER_EMAIL, "--owner-name", "Soak Owner",
+            "--owner-password", secrets.token_urlsafe(18), "--no-input",
         )  # fmt: skip
         credentials = stack.manage("scim_credentials", "--organization", ORG_SLUG)
         values = dict(line.split(":", 1) for line in credentials.splitlines() if ":" in line)

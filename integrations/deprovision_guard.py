@@ -55,6 +55,7 @@ from accounts.audit import Actor, audit_log_record
 from accounts.exceptions import InvalidInput
 from accounts.models import AuditLogEntry, Member, Organization
 from accounts.services import member_remove, member_set_active
+from accounts.services.roles import is_last_owner
 from integrations.models import DeprovisionGuardPolicy, DeprovisionHold, HeldDeprovisioning
 from nordpass_admin.publish import publish, publish_on_commit
 
@@ -592,7 +593,10 @@ def deprovision_hold_apply(*, hold: DeprovisionHold, actor: Actor) -> ApplyRepor
         ).select_related("member__organization")
         for change in changes:
             member = change.member
-            if change.action == Action.REMOVE and member.status != Member.Status.DELETED:
+            if is_last_owner(member):
+                # Never lock the organization out: two owners held, the second is now the last.
+                change.resolution = HeldDeprovisioning.Resolution.SKIPPED
+            elif change.action == Action.REMOVE and member.status != Member.Status.DELETED:
                 member_remove(member=member, actor=actor)
                 change.resolution = HeldDeprovisioning.Resolution.APPLIED
             elif change.action == Action.SUSPEND and member.status in LIVE_STATUSES:

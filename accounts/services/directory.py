@@ -10,10 +10,12 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import F
 
-from accounts.audit import Actor
+from accounts.audit import Actor, audit_log_record
 from accounts.exceptions import InvalidInput
 from accounts.models import Member, Organization
+from accounts.names import person_name
 from accounts.services.invitations import invitation_create
 from accounts.services.members import (
     MemberProfile,
@@ -40,9 +42,20 @@ def _check_can_manage(member: Member, by: Member) -> None:
 
 
 def member_invite(
-    *, organization: Organization, email: str, full_name: str, role: str, by: Member
+    *,
+    organization: Organization,
+    email: str,
+    given_name: str,
+    family_name: str,
+    role: str,
+    by: Member,
 ) -> Member:
-    """Add someone by email from the panel and send the invitation now, whatever the policy."""
+    """Add someone by email from the panel and send the invitation now, whatever the policy.
+
+    The name is required in two parts, so the identity provider that later looks the person up
+    (`userName eq`) finds a complete SCIM user (`name.givenName`, `name.familyName`).
+    """
+    name = person_name(given=given_name, family=family_name)
     email = (email or "").strip()
     try:
         validate_email(email)
@@ -53,7 +66,12 @@ def member_invite(
     with transaction.atomic():
         member = member_provision(
             organization=organization,
-            profile=MemberProfile(user_name=email, display_name=full_name.strip()),
+            profile=MemberProfile(
+                user_name=email,
+                given_name=name.given,
+                family_name=name.family,
+                formatted_name=name.formatted,
+            ),
             active=True,
             actor=_actor(by),
             source=Member.Source.PANEL,
@@ -84,3 +102,48 @@ def member_remove_from_panel(*, member: Member, by: Member) -> None:
             "from the application) and the change arrives here with its next cycle."
         )
     member_remove(member=member, actor=_actor(by))
+
+
+def member_rename(*, member: Member, given_name: str, family_name: str, by: Member) -> bool:
+    """A person corrects their own name on their account page. Returns whether it changed.
+
+    Refused for a member the identity provider manages: it owns the name and its next cycle
+    would put its own value back. The SCIM representation changes, so `version` (the ETag) moves.
+    """
+    if member.pk != by.pk:
+        raise InvalidInput("You can only change your own name.")
+    if member.source == Member.Source.IDENTITY_PROVIDER:
+        raise InvalidInput(
+            "Your name comes from your organization's identity provider: ask your administrator "
+            "to change it there."
+        )
+    name = person_name(given=given_name, family=family_name)
+    values = {
+        "given_name": name.given,
+        "family_name": name.family,
+        "formatted_name": name.formatted,
+        "full_name": name.formatted,
+    }
+    fields = tuple(values)
+    before = {field: getattr(member, field) for field in fields}
+    if before == values:
+        return False
+    with transaction.atomic():
+        for field, value in values.items():
+            setattr(member, field, value)
+        member.version = F("version") + 1
+        member.save(update_fields=[*fields, "version", "updated_at"])
+        member.refresh_from_db(fields=["version", "updated_at"])
+        if member.user is not None and member.user.full_name != name.formatted:
+            member.user.full_name = name.formatted
+            member.user.save(update_fields=["full_name"])
+        audit_log_record(
+            organization=member.organization,
+            actor=_actor(by),
+            action="member.renamed",
+            target=member,
+            target_label=member.user_name,
+            before=before,
+            after=values,
+        )
+    return True

@@ -25,6 +25,7 @@ from accounts.services.invitations import (
     invitation_for_new_member,
     invitations_revoke_for_member,
 )
+from accounts.services.roles import last_owner_protect
 
 # Columns a profile sets; compared to decide whether anything changed and recorded in the audit.
 PROFILE_FIELDS = (
@@ -255,6 +256,8 @@ def member_set_active(*, member: Member, active: bool, actor: Actor) -> bool:
             return False
         new_status = Member.Status.SUSPENDED
     with transaction.atomic():
+        if new_status == Member.Status.SUSPENDED:
+            last_owner_protect(member=member, change="suspension")
         before = member.status
         member.status = new_status
         member.suspended_at = timezone.now() if new_status == Member.Status.SUSPENDED else None
@@ -286,6 +289,7 @@ def member_remove(*, member: Member, actor: Actor) -> None:
     if member.status == Member.Status.DELETED:
         return
     with transaction.atomic():
+        last_owner_protect(member=member, change="removal")
         before = member.status
         removed_from = GroupMembership.objects.filter(member=member).delete()[0]
         invitations_revoke_for_member(member=member)

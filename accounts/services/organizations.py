@@ -12,6 +12,7 @@ from django.utils.text import slugify
 from accounts.audit import Actor, audit_log_record
 from accounts.exceptions import AlreadyExists, InvalidInput
 from accounts.models import Member, Organization, User
+from accounts.names import name_from_full_name, person_name
 
 
 def _clean_email(email: str) -> str:
@@ -37,13 +38,18 @@ def organization_create(
     owner_password: str | None,
     actor: Actor,
     slug: str | None = None,
-    owner_full_name: str = "",
+    owner_given_name: str = "",
+    owner_family_name: str = "",
 ) -> Organization:
     """Create an organization and its first owner.
 
     A new owner account needs a password. An email that already has an account becomes the owner
     with its existing password (a person may belong to several organizations), and passing a
     password for it is refused rather than silently ignored.
+
+    The owner needs a given and a family name: the identity provider lists them in `GET /Users`
+    and Okta's spec test requires both of its first user. An existing account's name is used
+    when none is given and it has one of two words or more.
     """
     name = (name or "").strip()
     if not name:
@@ -52,6 +58,12 @@ def organization_create(
     if not slug:
         raise InvalidInput("The organization name must contain at least one letter or digit.")
     owner_email = _clean_email(owner_email)
+    existing = User.objects.filter(email__iexact=owner_email).first()
+    account_name = name_from_full_name(existing.full_name) if existing else None
+    if account_name is not None and not (owner_given_name.strip() or owner_family_name.strip()):
+        owner_name = account_name
+    else:
+        owner_name = person_name(given=owner_given_name, family=owner_family_name)
 
     with transaction.atomic():
         if Organization.objects.filter(name__iexact=name).exists():
@@ -63,9 +75,11 @@ def organization_create(
         if owner is None:
             if not owner_password:
                 raise InvalidInput("A password is required for a new owner account.")
-            candidate = User(email=owner_email, full_name=owner_full_name)
+            candidate = User(email=owner_email, full_name=owner_name.formatted)
             _check_password(owner_password, user=candidate)
-            owner = User.objects.create_user(owner_email, owner_password, full_name=owner_full_name)
+            owner = User.objects.create_user(
+                owner_email, owner_password, full_name=owner_name.formatted
+            )
         elif owner_password:
             raise InvalidInput(
                 f"{owner_email} already has an account. Leave out the password to make that "
@@ -81,7 +95,10 @@ def organization_create(
             user=owner,
             user_name=owner.email,
             email=owner.email,
-            full_name=owner.full_name,
+            full_name=owner_name.formatted,
+            given_name=owner_name.given,
+            family_name=owner_name.family,
+            formatted_name=owner_name.formatted,
             role=Member.Role.OWNER,
             status=Member.Status.ACTIVE,
             source=Member.Source.PANEL,
@@ -100,7 +117,12 @@ def organization_create(
             action="member.created",
             target=member,
             target_label=member.email,
-            after={"email": member.email, "role": member.role, "status": member.status},
+            after={
+                "email": member.email,
+                "name": member.formatted_name,
+                "role": member.role,
+                "status": member.status,
+            },
         )
         # The deployment's DEPROVISION_GUARD_* become this organization's own guard settings.
         from integrations.deprovision_guard import deprovision_guard_policy_create

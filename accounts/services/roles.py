@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from accounts.audit import Actor, audit_log_record
-from accounts.exceptions import InvalidInput
+from accounts.exceptions import InvalidInput, LastOwner
 from accounts.models import Group, GroupMembership, Member, Organization
 
 
@@ -29,6 +29,28 @@ def is_last_owner(member: Member) -> bool:
     )
 
 
+def last_owner_protect(*, member: Member, change: str) -> None:
+    """Refuse a `change` ("suspension", "removal", "demotion") that would leave the
+    organization without an active owner, nobody could then manage it or its members.
+
+    Runs inside the caller's transaction and locks the organization's row first, so two
+    concurrent changes (two owners suspended by two SCIM requests, or one demoted in the panel
+    while the identity provider suspends the other) are counted one after the other and the
+    second sees that only one owner is left. Only Active owners count: an owner who is suspended
+    or never registered cannot sign in to the panel.
+    """
+    if member.role != Member.Role.OWNER or member.status != Member.Status.ACTIVE:
+        return
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("last_owner_protect() must run inside the transaction that changes.")
+    Organization.objects.select_for_update().only("pk").get(pk=member.organization_id)
+    if _active_owner_count(member.organization) <= 1:
+        raise LastOwner(
+            f"{member.user_name} is the last owner of this organization in the admin panel; "
+            f"make another owner first. The {change} was not applied."
+        )
+
+
 def member_change_role(*, member: Member, role: str, by: Member) -> bool:
     """An admin or owner changes someone's role by hand. Returns whether it changed."""
     if role not in Member.Role.values:
@@ -42,9 +64,11 @@ def member_change_role(*, member: Member, role: str, by: Member) -> bool:
     if role == member.role:
         return False
     with transaction.atomic():
+        # The organization first, then the member: the order every owner-count check locks in.
+        Organization.objects.select_for_update().only("pk").get(pk=member.organization_id)
         locked = Member.objects.select_for_update().get(pk=member.pk)
-        if is_last_owner(locked) and role != Member.Role.OWNER:
-            raise InvalidInput(
+        if role != Member.Role.OWNER and is_last_owner(locked):
+            raise LastOwner(
                 "The last owner cannot lose the owner role. Make someone else owner first."
             )
         before = locked.role

@@ -21,7 +21,7 @@ from django.db.models import Model
 from django.http import HttpRequest
 
 from accounts.audit import Actor
-from accounts.exceptions import AccountsError, AlreadyExists
+from accounts.exceptions import AccountsError, AlreadyExists, LastOwner
 from accounts.models import Member, MemberEmail, Organization, casefold_key
 from accounts.services import (
     EmailAddress,
@@ -31,6 +31,7 @@ from accounts.services import (
     member_set_active,
     member_update_profile,
 )
+from accounts.services.roles import last_owner_protect
 from integrations.deprovision_guard import (
     DeprovisioningHeld,
     deprovision_admit,
@@ -38,7 +39,7 @@ from integrations.deprovision_guard import (
     deprovision_withdraw,
 )
 from integrations.models import HeldDeprovisioning
-from integrations.scim.errors import DeprovisionHeld, InvalidValue, Uniqueness
+from integrations.scim.errors import DeprovisionHeld, InvalidValue, Mutability, Uniqueness
 from integrations.scim.resources import ScimResource
 from integrations.scim.schema import normalize_resource
 from integrations.scim.tenancy import tenant_base_location
@@ -125,7 +126,17 @@ def atomic_guarded() -> Iterator[None]:
 
 
 def _admit_deprovisioning(member: Member, *, action: str, actor: Actor) -> None:
-    """Translate the guard's refusal into 429 + Retry-After for the identity provider."""
+    """Refuse to lock the organization out, then ask the mass-deprovisioning guard.
+
+    The last active owner is refused first, with `400 mutability` (the request can never
+    succeed as it is, so a 429 that Entra retries would be wrong), and the guard neither counts
+    nor holds it. Otherwise the guard's refusal becomes 429 + Retry-After.
+    """
+    change = "removal" if action == HeldDeprovisioning.Action.REMOVE else "suspension"
+    try:
+        last_owner_protect(member=member, change=change)
+    except LastOwner as exc:
+        raise Mutability(str(exc)) from None
     try:
         deprovision_admit(member=member, action=action, actor=actor)
     except DeprovisioningHeld as exc:
@@ -186,7 +197,9 @@ class ScimUser(ScimResource):
         """The member as a SCIM document without server-owned attributes.
 
         A member created in the panel has no stored document yet; it is described from its
-        columns, so the identity provider can find (`userName eq`) and adopt it.
+        columns, so the identity provider can find (`userName eq`) and adopt it, and with its
+        `name` complete, which Okta's spec test requires of the first user it lists. A stored
+        document is returned as the identity provider sent it (RFC 7644 §3.5.1 "replace").
         """
         member: Member = self.obj
         if member.scim_attributes:
@@ -195,6 +208,17 @@ class ScimUser(ScimResource):
             document = {"schemas": [USER_SCHEMA], "userName": member.user_name}
             if member.external_id:
                 document["externalId"] = member.external_id
+            name = {
+                key: value
+                for key, value in (
+                    ("formatted", member.formatted_name),
+                    ("familyName", member.family_name),
+                    ("givenName", member.given_name),
+                )
+                if value
+            }
+            if name:
+                document["name"] = name
             if member.full_name:
                 document["displayName"] = member.full_name
             if member.email:
@@ -282,6 +306,8 @@ class ScimUser(ScimResource):
                 deprovision_withdraw(member=self.obj)
         except AlreadyExists as exc:
             raise Uniqueness(str(exc)) from exc
+        except LastOwner as exc:
+            raise Mutability(str(exc)) from exc
         except AccountsError as exc:
             raise InvalidValue(str(exc)) from exc
         return changed
@@ -289,7 +315,10 @@ class ScimUser(ScimResource):
     def delete(self) -> None:
         actor = identity_provider(self._request)
         _admit_deprovisioning(self.obj, action=HeldDeprovisioning.Action.REMOVE, actor=actor)
-        member_remove(member=self.obj, actor=actor)
+        try:
+            member_remove(member=self.obj, actor=actor)
+        except LastOwner as exc:
+            raise Mutability(str(exc)) from exc
 
     @classmethod
     def resource_type_dict(cls, request: HttpRequest | None = None) -> dict[str, Any]:

@@ -25,7 +25,14 @@ def run(*args: str) -> str:
 def test_creates_organization_and_active_owner_who_can_sign_in(client):
     # when
     output = run(
-        "--name", "Acme Corp", "--owner-email", "Owner@Acme.test", "--owner-password", GOOD_PASSWORD
+        "--name",
+        "Acme Corp",
+        "--owner-email",
+        "Owner@Acme.test",
+        "--owner-name",
+        "Olu Owner",
+        "--owner-password",
+        GOOD_PASSWORD,
     )
     # then
     organization = Organization.objects.get(slug="acme-corp")
@@ -45,7 +52,7 @@ def test_prompts_for_the_password_when_it_is_left_out(monkeypatch):
     answers = iter([GOOD_PASSWORD, GOOD_PASSWORD])
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
     # when
-    run("--name", "Prompted", "--owner-email", "p@example.com")
+    run("--name", "Prompted", "--owner-email", "p@example.com", "--owner-name", "Olu Owner")
     # then
     assert User.objects.get(email="p@example.com").check_password(GOOD_PASSWORD)
 
@@ -54,7 +61,7 @@ def test_mismatched_prompted_passwords_fail(monkeypatch):
     answers = iter([GOOD_PASSWORD, GOOD_PASSWORD + "x"])
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
     with pytest.raises(CommandError, match="do not match"):
-        run("--name", "Prompted", "--owner-email", "p@example.com")
+        run("--name", "Prompted", "--owner-email", "p@example.com", "--owner-name", "Olu Owner")
     assert not Organization.objects.exists()
 
 
@@ -62,23 +69,68 @@ def test_mismatched_prompted_passwords_fail(monkeypatch):
     ("args", "message"),
     [
         (
-            ["--name", "  ", "--owner-email", "a@example.com", "--owner-password", GOOD_PASSWORD],
+            [
+                "--name",
+                "  ",
+                "--owner-email",
+                "a@example.com",
+                "--owner-name",
+                "Olu Owner",
+                "--owner-password",
+                GOOD_PASSWORD,
+            ],
             "needs a name",
         ),
         (
-            ["--name", "Ok", "--owner-email", "not-an-email", "--owner-password", GOOD_PASSWORD],
+            [
+                "--name",
+                "Ok",
+                "--owner-email",
+                "not-an-email",
+                "--owner-name",
+                "Olu Owner",
+                "--owner-password",
+                GOOD_PASSWORD,
+            ],
             "not a valid email",
         ),
         (
-            ["--name", "Ok", "--owner-email", "a@example.com", "--owner-password", "short"],
+            [
+                "--name",
+                "Ok",
+                "--owner-email",
+                "a@example.com",
+                "--owner-name",
+                "Olu Owner",
+                "--owner-password",
+                "short",
+            ],
             "too short",
         ),
         (
-            ["--name", "Ok", "--owner-email", "a@example.com", "--owner-password", "password1234"],
+            [
+                "--name",
+                "Ok",
+                "--owner-email",
+                "a@example.com",
+                "--owner-name",
+                "Olu Owner",
+                "--owner-password",
+                "password1234",
+            ],
             "too common",
         ),
         (
-            ["--name", "!!!", "--owner-email", "a@example.com", "--owner-password", GOOD_PASSWORD],
+            [
+                "--name",
+                "!!!",
+                "--owner-email",
+                "a@example.com",
+                "--owner-name",
+                "Olu Owner",
+                "--owner-password",
+                GOOD_PASSWORD,
+            ],
             "letter or digit",
         ),
     ],
@@ -100,6 +152,8 @@ def test_duplicate_name_in_any_case_is_refused():
             "acme-2",
             "--owner-email",
             "a@example.com",
+            "--owner-name",
+            "Olu Owner",
             "--owner-password",
             GOOD_PASSWORD,
         )
@@ -116,6 +170,8 @@ def test_duplicate_slug_is_refused():
             "acme",
             "--owner-email",
             "a@example.com",
+            "--owner-name",
+            "Olu Owner",
             "--owner-password",
             GOOD_PASSWORD,
         )
@@ -125,7 +181,15 @@ def test_existing_account_becomes_owner_with_its_own_password():
     # given
     user = UserFactory(email="multi@example.com")
     # when
-    run("--name", "Second Co", "--owner-email", "MULTI@example.com", "--no-input")
+    run(
+        "--name",
+        "Second Co",
+        "--owner-email",
+        "MULTI@example.com",
+        "--owner-name",
+        "Olu Owner",
+        "--no-input",
+    )
     # then
     member = Member.objects.get(organization__slug="second-co")
     assert member.user == user and member.role == "owner"
@@ -141,6 +205,8 @@ def test_password_for_an_existing_account_is_refused_not_ignored():
             "Second Co",
             "--owner-email",
             "multi@example.com",
+            "--owner-name",
+            "Olu Owner",
             "--owner-password",
             GOOD_PASSWORD,
         )
@@ -149,7 +215,15 @@ def test_password_for_an_existing_account_is_refused_not_ignored():
 
 def test_new_owner_without_password_and_no_prompt_fails():
     with pytest.raises(CommandError, match="--owner-password is required"):
-        run("--name", "Quiet", "--owner-email", "q@example.com", "--no-input")
+        run(
+            "--name",
+            "Quiet",
+            "--owner-email",
+            "q@example.com",
+            "--owner-name",
+            "Olu Owner",
+            "--no-input",
+        )
 
 
 def test_command_exits_non_zero_from_the_shell(tmp_path):
@@ -163,6 +237,8 @@ def test_command_exits_non_zero_from_the_shell(tmp_path):
         "X",
         "--owner-email",
         "bad",
+        "--owner-name",
+        "Olu Owner",
     ]
     result = subprocess.run(
         [*args, "--owner-password", GOOD_PASSWORD], env=env, capture_output=True, text=True
@@ -170,3 +246,154 @@ def test_command_exits_non_zero_from_the_shell(tmp_path):
     assert result.returncode == 1
     assert "'bad' is not a valid email address." in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- the owner's name ----------------------------------------------------------------------------
+
+
+def owner_names(slug: str) -> tuple[str, str, str, str, str]:
+    member = Member.objects.get(organization__slug=slug)
+    return (
+        member.given_name,
+        member.family_name,
+        member.formatted_name,
+        member.full_name,
+        member.user.full_name,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name_args", "expected"),
+    [
+        (["--owner-name", "Ada Lovelace"], ("Ada", "Lovelace")),
+        (["--owner-name", "  Ada   King  Lovelace "], ("Ada", "King Lovelace")),
+        (["--owner-name", "Ludwig van Beethoven"], ("Ludwig", "van Beethoven")),
+        (
+            ["--owner-given-name", " Mary  Ann ", "--owner-family-name", "Smith"],
+            ("Mary Ann", "Smith"),
+        ),
+    ],
+)
+def test_owner_name_is_split_into_given_and_family_name(name_args, expected):
+    # when
+    output = run(
+        "--name", "Named", "--owner-email", "o@example.com", "--owner-password", GOOD_PASSWORD,
+        "--no-input", *name_args,
+    )  # fmt: skip
+    # then
+    given, family = expected
+    formatted = f"{given} {family}"
+    assert owner_names("named") == (given, family, formatted, formatted, formatted)
+    assert f"Owner:   {formatted} <o@example.com>" in output
+    created = AuditLogEntry.objects.get(action="member.created")
+    assert created.after["name"] == formatted
+
+
+@pytest.mark.parametrize(
+    ("name_args", "message"),
+    [
+        (["--owner-name", "Plato"], "--owner-name: 'Plato' is not a given and a family name"),
+        (["--owner-name", "   "], "--owner-name: '' is not a given and a family name"),
+        (
+            ["--owner-name", "Ada Lovelace", "--owner-given-name", "Ada"],
+            "Pass either --owner-name or --owner-given-name and --owner-family-name, not both.",
+        ),
+        (["--owner-given-name", "Ada"], "--owner-given-name needs --owner-family-name too."),
+        (["--owner-family-name", "Lovelace"], "--owner-family-name needs --owner-given-name too."),
+        (
+            ["--owner-given-name", "Ada", "--owner-family-name", " "],
+            "Enter a family name as well as the given name.",
+        ),
+    ],
+)
+def test_an_incomplete_or_conflicting_owner_name_is_a_clear_error(name_args, message):
+    with pytest.raises(CommandError) as raised:
+        run(
+            "--name", "Named", "--owner-email", "o@example.com", "--owner-password",
+            GOOD_PASSWORD, "--no-input", *name_args,
+        )  # fmt: skip
+    assert str(raised.value).startswith(message)
+    assert not Organization.objects.exists()
+    assert not User.objects.exists()
+
+
+def test_no_input_without_an_owner_name_fails_with_the_way_to_pass_it():
+    with pytest.raises(CommandError) as raised:
+        run(
+            "--name", "Quiet", "--owner-email", "q@example.com", "--owner-password",
+            GOOD_PASSWORD, "--no-input",
+        )  # fmt: skip
+    assert str(raised.value) == (
+        "The owner's name is required when the command cannot prompt: pass "
+        '--owner-name "Ada Lovelace", or --owner-given-name and --owner-family-name.'
+    )
+    assert not Organization.objects.exists()
+
+
+def test_prompts_for_the_owner_name_then_the_password(monkeypatch):
+    # given: a person answering each prompt in turn
+    prompts: list[str] = []
+    names = iter(["  Grace ", "Brewster  Hopper"])
+    passwords = iter([GOOD_PASSWORD, GOOD_PASSWORD])
+
+    def ask_name(prompt: str = "") -> str:
+        prompts.append(prompt)
+        return next(names)
+
+    def ask_password(prompt: str = "") -> str:
+        prompts.append(prompt)
+        return next(passwords)
+
+    monkeypatch.setattr("builtins.input", ask_name)
+    monkeypatch.setattr("getpass.getpass", ask_password)
+    # when
+    run("--name", "Prompted", "--owner-email", "grace@example.com")
+    # then
+    assert prompts == [
+        "Owner's given name: ",
+        "Owner's family name: ",
+        "Owner password: ",
+        "Owner password (again): ",
+    ]
+    assert owner_names("prompted")[:3] == ("Grace", "Brewster Hopper", "Grace Brewster Hopper")
+    assert User.objects.get(email="grace@example.com").check_password(GOOD_PASSWORD)
+
+
+def test_an_empty_prompted_name_fails_and_creates_nothing(monkeypatch):
+    answers = iter(["Grace", ""])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
+    with pytest.raises(CommandError, match="Enter a family name as well as the given name"):
+        run("--name", "Prompted", "--owner-email", "grace@example.com")
+    assert not Organization.objects.exists()
+
+
+def test_an_existing_account_brings_its_name(monkeypatch):
+    # given: an account named in another organization; nothing may be asked
+    UserFactory(email="multi@example.com", full_name="Katherine  Johnson")
+    monkeypatch.setattr("builtins.input", lambda prompt="": pytest.fail("prompted"))
+    # when
+    run("--name", "Second Co", "--owner-email", "multi@example.com", "--no-input")
+    # then
+    assert owner_names("second-co")[:3] == ("Katherine", "Johnson", "Katherine Johnson")
+
+
+def test_an_existing_account_without_a_full_name_needs_one():
+    UserFactory(email="multi@example.com", full_name="Kat")
+    with pytest.raises(CommandError, match="The owner's name is required"):
+        run("--name", "Second Co", "--owner-email", "multi@example.com", "--no-input")
+    assert not Organization.objects.exists()
+
+
+def test_make_runs_demo_organization_has_a_named_owner(settings, tmp_path):
+    # given
+    settings.VAR_DIR = tmp_path
+    # when
+    call_command("bootstrap_demo", stdout=StringIO())
+    # then
+    owner = Member.objects.get(organization__name="Demo Company")
+    assert (owner.role, owner.given_name, owner.family_name, owner.formatted_name) == (
+        "owner",
+        "Dana",
+        "Demo",
+        "Dana Demo",
+    )

@@ -23,6 +23,7 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 IDP = Actor.identity_provider("Microsoft Entra ID")
+NAME = {"given_name": "Grace", "family_name": "Hopper"}
 
 
 # --- the Users page -------------------------------------------------------------------------------
@@ -79,11 +80,22 @@ def test_users_page_issues_the_same_queries_for_5_or_50_members(owner, owner_cli
 def test_admin_invites_a_member_from_the_panel(owner, owner_client):
     response = owner_client.post(
         "/users/invite/",
-        {"email": "new@contoso.com", "full_name": "New Person", "role": "member"},
+        {
+            "email": "new@contoso.com",
+            "given_name": " New ",
+            "family_name": "Person",
+            "role": "member",
+        },
         follow=True,
     )
     member = Member.objects.get(user_name="new@contoso.com")
-    assert (member.source, member.status, member.full_name) == ("panel", "invited", "New Person")
+    assert (member.source, member.status) == ("panel", "invited")
+    assert (member.given_name, member.family_name, member.formatted_name, member.full_name) == (
+        "New",
+        "Person",
+        "New Person",
+        "New Person",
+    )
     assert member.invitations.get().status == "pending"
     assert response.redirect_chain[-1][0] == f"/users/{member.pk}/"
     assert b"Invitation sent to new@contoso.com" in response.content
@@ -92,7 +104,7 @@ def test_admin_invites_a_member_from_the_panel(owner, owner_client):
 def test_panel_invite_sends_even_under_the_manual_policy(owner, owner_client):
     owner.organization.invitation_policy = "manual"
     owner.organization.save()
-    owner_client.post("/users/invite/", {"email": "staged@contoso.com", "role": "member"})
+    owner_client.post("/users/invite/", {**NAME, "email": "staged@contoso.com", "role": "member"})
     assert Member.objects.get(user_name="staged@contoso.com").invitations.count() == 1
 
 
@@ -101,7 +113,7 @@ def test_panel_invite_of_an_existing_user_name_is_refused(owner, owner_client):
         organization=owner.organization, user_name="dup@contoso.com", email="dup@contoso.com"
     )
     response = owner_client.post(
-        "/users/invite/", {"email": "DUP@contoso.com", "role": "member"}, follow=True
+        "/users/invite/", {**NAME, "email": "DUP@contoso.com", "role": "member"}, follow=True
     )
     assert b"already exists" in response.content
     assert Member.objects.filter(user_name_key="dup@contoso.com").count() == 1
@@ -110,7 +122,7 @@ def test_panel_invite_of_an_existing_user_name_is_refused(owner, owner_client):
 def test_only_owners_invite_owners(owner):
     admin = AdminFactory(organization=owner.organization)
     response = signed_in_client(admin).post(
-        "/users/invite/", {"email": "boss@contoso.com", "role": "owner"}, follow=True
+        "/users/invite/", {**NAME, "email": "boss@contoso.com", "role": "owner"}, follow=True
     )
     assert b"Only owners can invite another owner" in response.content
     assert not Member.objects.filter(user_name="boss@contoso.com").exists()

@@ -92,7 +92,8 @@ def test_the_whole_product_journey(page, live_server, tmp_path):
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "create_organization", "--name", "Fabrikam",
-         "--owner-email", OWNER_EMAIL, "--owner-password", OWNER_PASSWORD],
+         "--owner-email", OWNER_EMAIL, "--owner-name", "Fatima Owner",
+         "--owner-password", OWNER_PASSWORD, "--no-input"],
         cwd=settings.BASE_DIR, env={**__import__("os").environ, **env},
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip

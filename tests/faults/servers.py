@@ -386,8 +386,8 @@ def tenant_by_commands(env: dict[str, str], slug: str = "contoso") -> tuple[str,
     a database the test process is not connected to. Returns (tenant id, token)."""
     manage(
         env, "create_organization", "--name", slug.title(), "--slug", slug,
-        "--owner-email", f"owner@{slug}.example", "--owner-password", secrets.token_urlsafe(18),
-        "--no-input",
+        "--owner-email", f"owner@{slug}.example", "--owner-name", "Fault Owner",
+        "--owner-password", secrets.token_urlsafe(18), "--no-input",
     )  # fmt: skip
     output = manage(env, "scim_credentials", "--organization", slug)
     values = dict(line.split(":", 1) for line in output.splitlines() if ":" in line)

@@ -32,7 +32,8 @@ class Command(BaseCommand):
                 name=DEMO_ORGANIZATION,
                 owner_email=DEMO_EMAIL,
                 owner_password=password,
-                owner_full_name="Demo Owner",
+                owner_given_name="Dana",
+                owner_family_name="Demo",
                 actor=Actor.system("make run"),
             )
             credentials.write_text(f"{DEMO_EMAIL}\n{password}\n")
