@@ -126,6 +126,8 @@ def test_a_new_organization_gets_the_deployments_defaults(guard, db):
         name="Fabrikam",
         owner_email="owner@fabrikam.test",
         owner_password="a-long-and-unusual-passphrase",
+        owner_given_name="Ada",
+        owner_family_name="Lovelace",
         actor=Actor.system("tests"),
     )
 

@@ -14,12 +14,17 @@ from django.core.management import call_command
 
 from accounts.audit import Actor
 from accounts.models import AuditLogEntry, Member, Organization
-from accounts.services import directory
+from accounts.services import directory, member_set_active
 from accounts.services.roles import organization_set_admin_group
 from integrations import deprovision_guard, services
-from integrations.models import DeprovisionHold, HeldDeprovisioning, ScimRequest
+from integrations.models import (
+    DeprovisionGuardPolicy,
+    DeprovisionHold,
+    HeldDeprovisioning,
+    ScimRequest,
+)
 from integrations.scim.errors import ERROR_SCHEMA
-from tests.factories import GroupFactory, GroupMembershipFactory, OwnerFactory
+from tests.factories import GroupFactory, GroupMembershipFactory, MemberFactory, OwnerFactory
 from tests.integrations.scim.conftest import LiveScimClient, ScimClient
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -93,12 +98,15 @@ def snapshot(member: Member) -> dict[str, Any]:
 
 
 @pytest.fixture
-def hold_everything(settings):
-    """A guard that holds the very first deprovisioning: limit max(floor(0.01 * n), 0) is 0."""
-    settings.DEPROVISION_GUARD_SHARE = 0.01
-    settings.DEPROVISION_GUARD_MIN_MEMBERS = 0
-    settings.DEPROVISION_GUARD_WINDOW_SECONDS = 3600
-    return settings
+def hold_everything(organization):
+    """A guard that holds the next deprovisioning: the organization allows one per hour (its
+    own minimum, 1) and the identity provider has just used it on another member."""
+    DeprovisionGuardPolicy.objects.update_or_create(
+        organization=organization,
+        defaults={"enabled": True, "share_percent": 1, "min_members": 1, "window_seconds": 3600},
+    )
+    spent = MemberFactory(organization=organization)
+    member_set_active(member=spent, active=False, actor=Actor.identity_provider("Entra ID"))
 
 
 # --- a fresh organization's owner is a complete SCIM user ----------------------------------------
