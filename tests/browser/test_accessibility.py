@@ -434,6 +434,14 @@ class Findings:
         return f"{len(self.problems)} problem(s):\n\n" + "\n\n".join(self.problems)
 
 
+@pytest.fixture
+def page(page):
+    """conftest's page, with axe-core loaded into every document it opens (sent to the browser once,
+    instead of half a megabyte of script per page)."""
+    page.context.add_init_script(AXE_SCRIPT)
+    return page
+
+
 def axe_violations(page, where: str) -> list[str]:
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.evaluate(AXE_SCRIPT)
