@@ -31,7 +31,7 @@ def test_admin_gets_and_regenerates_entra_credentials(page, live_server, setting
     page.get_by_role("navigation").get_by_role("link", name="Integrations").click()
     page.get_by_role("heading", name="Integrations").wait_for()
     screenshot(page, "integrations")
-    page.get_by_role("link", name="Set up Microsoft Entra ID").click()
+    page.get_by_role("link", name="Microsoft Entra ID", exact=True).click()
     page.get_by_role("heading", name="Microsoft Entra ID", level=1).wait_for()
     assert "No requests received yet" not in page.content()  # not connected yet
     screenshot(page, "entra-id-setup")
@@ -87,3 +87,53 @@ def test_admin_gets_and_regenerates_entra_credentials(page, live_server, setting
     assert services.scim_token_authenticate(organization=organization, presented=new_secret) is None
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "entra-id-revoked-phone")
+
+
+def test_the_whole_provider_card_selects_the_provider_by_click_and_keyboard(page):
+    # given: an owner on the Integrations page
+    OwnerFactory(organization__name="Acme Corp", email="owner@acme.test")
+    sign_in(page, "owner@acme.test")
+    page.goto("/integrations/")
+    card = page.get_by_test_id("provider-card-entra-id")
+
+    # then: one focusable element per card, a link named after the provider
+    assert card.get_by_role("link").count() == 1
+    assert card.get_by_role("button").count() == 0
+    assert card.get_by_role("link").get_attribute("href") == "/integrations/entra-id/"
+    page.get_by_role("link", name="Microsoft Entra ID", exact=True).wait_for()
+
+    # when: a click on the card's description, away from the heading and the "Set up" label
+    summary = card.locator("p.muted").first.bounding_box()
+    assert summary is not None
+    page.mouse.click(summary["x"] + 8, summary["y"] + summary["height"] / 2)
+
+    # then: the provider's page
+    page.get_by_role("heading", name="Microsoft Entra ID", level=1).wait_for()
+    assert page.url.endswith("/integrations/entra-id/")
+
+    # when: back, and Tab until the Okta card's link has the focus
+    page.go_back()
+    okta = page.get_by_test_id("provider-card-okta")
+    ring_before = okta.evaluate("card => getComputedStyle(card).outlineStyle")
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if okta.get_by_role("link").evaluate("link => link === document.activeElement"):
+            break
+    else:
+        raise AssertionError("Tab never reached the Okta card")
+
+    # then: the card shows a focus ring
+    outline = okta.evaluate(
+        "card => { const s = getComputedStyle(card);"
+        " return {style: s.outlineStyle, width: parseFloat(s.outlineWidth)}; }"
+    )
+    assert ring_before == "none"
+    assert outline["style"] == "solid" and outline["width"] >= 2, outline
+    screenshot(page, "integrations-card-focused")
+
+    # when: Enter
+    page.keyboard.press("Enter")
+
+    # then: the Okta page
+    page.get_by_role("heading", name="Okta", level=1).wait_for()
+    assert page.url.endswith("/integrations/okta/")

@@ -109,7 +109,7 @@ def test_the_whole_product_journey(page, live_server, tmp_path):
     page.get_by_role("heading", name="Fabrikam").wait_for()
     screenshot(page, "journey-01-dashboard-empty")
     page.get_by_role("navigation").get_by_role("link", name="Integrations").click()
-    page.get_by_role("link", name="Set up Microsoft Entra ID").click()
+    page.get_by_role("link", name="Microsoft Entra ID", exact=True).click()
     page.get_by_role("button", name="Get credentials").click()
     tenant_url = page.get_by_test_id("tenant-url").inner_text()
     token = page.get_by_test_id("secret-token").inner_text()
