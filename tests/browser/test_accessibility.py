@@ -66,6 +66,7 @@ NOT_PAGES = {
     "member_role": "POST, redirects to the member",
     "member_action": "POST, redirects to the member or the Users page",
     "member_invite": "POST, redirects back",
+    "account_name": "POST, redirects to the account page (its form is audited there)",
     "member_invitation_revoke": "POST, redirects back",
     "group_admin_mapping": "POST, redirects to the group",
     "two_factor_disable": "POST, redirects to the account page",
@@ -330,6 +331,26 @@ OWNER_CONNECTED = [
         "integration_deprovision_decide",
         "/integrations/deprovision-guard/{hold}/resume/",
     ),
+    Visit(
+        "deprovision-guard-settings-error",
+        "integration_deprovision_guard_settings",
+        then(
+            "/integrations/deprovision-guard/",
+            lambda page, data: page.get_by_label("Window unit").select_option("minutes"),
+            submit("Save guard settings", Window="2"),
+        ),
+        status=400,
+    ),
+    Visit(
+        "deprovision-guard-off",
+        "integration_deprovision_guard",
+        then(
+            "/integrations/deprovision-guard/",
+            lambda page, data: page.get_by_role("checkbox").uncheck(),
+            submit("Save guard settings"),
+        ),
+    ),
+    Visit("dashboard-guard-off", "dashboard", "/"),
     # Two-factor sign-in: set-up, the recovery codes, new ones, and the code step at sign-in.
     Visit("two-factor-setup", "two_factor_setup", "/account/two-factor/setup/"),
     Visit(
