@@ -41,10 +41,17 @@ WARNING_3_UNKNOWN = (
 
 
 @pytest.fixture(autouse=True)
-def batched_log(settings):
-    """On PostgreSQL the log rows go through the batched writer (flushed by `logged`), so the
-    warning is checked after the path production takes; SQLite always writes at once."""
-    settings.SCIM_LOG_FLUSH_SECONDS = 60
+def batched_log(transactional_db, settings):
+    """On PostgreSQL the log rows go through the batched writer (its thread, or `logged`'s
+    flush), so the warning is checked after the path production takes; SQLite writes at once.
+
+    Whatever is still queued is written before the database is emptied (this fixture depends on
+    `transactional_db`, so it is torn down first): a row left for a later test would name an
+    organization that no longer exists.
+    """
+    settings.SCIM_LOG_FLUSH_SECONDS = 0.5  # the production default
+    yield
+    log_writer.flush()
 
 
 def logged(response: ScimResponse) -> ScimRequest:
