@@ -167,6 +167,8 @@ class Member(models.Model):
     # SCIM userName (unique per organization, case-insensitive); the email for panel invitations.
     user_name = models.CharField(max_length=256)
     user_name_key = models.CharField(max_length=256)
+    # The provisioning client's own identifier (RFC 7643 §3.1): not unique. Clients repeat it
+    # (Entra's default mapping sends mailNickname, which repeats across a tenant's domains).
     external_id = models.CharField(max_length=256, blank=True)
     # Where invitations go: the primary work email, else userName when it is an address.
     email = models.EmailField(max_length=254, blank=True)
@@ -206,11 +208,6 @@ class Member(models.Model):
                 name="member_user_name_unique_per_org",
             ),
             models.UniqueConstraint(
-                fields=["organization", "external_id"],
-                condition=~Q(status="deleted") & ~Q(external_id=""),
-                name="member_external_id_unique_per_org",
-            ),
-            models.UniqueConstraint(
                 fields=["organization", "user"],
                 condition=Q(user__isnull=False) & ~Q(status="deleted"),
                 name="member_user_unique_per_org",
@@ -226,6 +223,8 @@ class Member(models.Model):
         indexes = [
             models.Index(fields=["organization", "status"], name="member_org_status_idx"),
             models.Index(fields=["organization", "email"], name="member_org_email_idx"),
+            # `externalId eq` lookups; not unique (see external_id above).
+            models.Index(fields=["organization", "external_id"], name="member_org_external_id_idx"),
         ]
 
     def __str__(self) -> str:
@@ -293,14 +292,15 @@ class Group(models.Model):
     class Meta:
         ordering = ["organization", "display_name"]
         constraints = [
+            # Unique, case-insensitively: Entra and Okta find a group by `displayName eq` before
+            # creating it, and the panel names groups (the admin-group choice) by name.
             models.UniqueConstraint(
                 fields=["organization", "display_name_key"], name="group_name_unique_per_org"
             ),
-            models.UniqueConstraint(
-                fields=["organization", "external_id"],
-                condition=~Q(external_id=""),
-                name="group_external_id_unique_per_org",
-            ),
+        ]
+        indexes = [
+            # `externalId eq` lookups; not unique, like a member's (RFC 7643 §3.1).
+            models.Index(fields=["organization", "external_id"], name="group_org_external_id_idx"),
         ]
 
     def __str__(self) -> str:

@@ -42,7 +42,7 @@ from accounts.permissions import admin_required, member_required
 from accounts.services import directory, roles
 from accounts.services import invitations as invitation_services
 from accounts.services import twofactor as twofactor_services
-from integrations.selectors import connection_status, recent_provisioning_errors
+from integrations.selectors import connection_status, recent_provisioning_problems
 
 PAGE_SIZE = 50
 
@@ -87,7 +87,7 @@ def dashboard(request: PanelRequest) -> HttpResponse:
         "counts": counts,
         "invitations": selectors.invitation_counts(organization),
         "status": connection_status(organization),
-        "recent_errors": recent_provisioning_errors(organization, limit=10),
+        "recent_problems": recent_provisioning_problems(organization, limit=10),
         "total_members": sum(v for k, v in counts.items() if k != "deleted"),
         "pending_invitations": selectors.pending_invitations(organization)[:10],
         "recent_activity": selectors.audit_log_list(organization)[:8],

@@ -12,8 +12,12 @@ from typing import Any
 
 from django import forms
 
+# Not a status range: requests that succeeded with a warning (e.g. member ids a group write
+# skipped). They are successes, so "Success" lists them too.
+WARNING_CLASS = "warning"
 STATUS_CLASSES = [
     ("success", "Success (2xx, 3xx)"),
+    (WARNING_CLASS, "Succeeded with a warning"),
     ("client-error", "Client error (4xx)"),
     ("server-error", "Server error (5xx)"),
 ]

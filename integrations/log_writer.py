@@ -47,8 +47,14 @@ def insert_rows(rows: list[dict[str, Any]]) -> None:
         ", ".join(quote(field.column) for field in _FIELDS),
         ", ".join(["%s"] * len(_FIELDS)),
     )
+    # A column a row does not name gets the field's default (a row built before it existed).
     params = [
-        [field.get_db_prep_save(row[field.attname], connection) for field in _FIELDS]
+        [
+            field.get_db_prep_save(
+                row[field.attname] if field.attname in row else field.get_default(), connection
+            )
+            for field in _FIELDS
+        ]
         for row in rows
     ]
     with connection.cursor() as cursor:

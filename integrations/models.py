@@ -115,6 +115,10 @@ class ScimRequest(models.Model):
     resource_type = models.CharField(max_length=16, blank=True)
     resource_id = models.CharField(max_length=64, blank=True)
     outcome = models.CharField(max_length=300, blank=True)
+    # Something the admin should know about a request that succeeded (member ids a group write
+    # skipped, and why): shown with the entry and among the dashboard's provisioning problems,
+    # never counted as an error.
+    warning = models.TextField(blank=True)
     request_body = models.TextField(blank=True)
     response_body = models.TextField(blank=True)
     remote_ip = models.GenericIPAddressField(null=True, blank=True)
@@ -132,6 +136,13 @@ class ScimRequest(models.Model):
                 fields=["organization", "resource_id", "-created_at"],
                 name="scim_req_org_resource_idx",
             ),
+            # The dashboard's recent problems and the log's warning filter: a partial index holds
+            # only the few rows with a warning, so neither walks the organization's whole log.
+            models.Index(
+                fields=["organization", "-created_at"],
+                condition=~Q(warning=""),
+                name="scim_req_org_warning_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -140,6 +151,10 @@ class ScimRequest(models.Model):
     @property
     def is_error(self) -> bool:
         return self.status_code >= 400
+
+    @property
+    def has_warning(self) -> bool:
+        return bool(self.warning)
 
 
 class DeprovisionHold(models.Model):

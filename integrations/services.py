@@ -25,6 +25,8 @@ from integrations.models import ScimRequest, ScimToken
 MAX_OVERLAP = timedelta(days=7)
 # last_used_at is a display value; writing it on every request would make each SCIM call a write.
 LAST_USED_PRECISION = timedelta(seconds=60)
+# Longest warning kept on a provisioning-log entry (the SCIM layer already lists at most 100 ids).
+WARNING_BYTES = 8192
 
 
 @dataclass(frozen=True)
@@ -246,6 +248,7 @@ def scim_request_record(
     resource_type: str = "",
     resource_id: str = "",
     outcome: str = "",
+    warning: str = "",
     request_body: str = "",
     response_body: str = "",
     remote_ip: str | None = None,
@@ -267,6 +270,7 @@ def scim_request_record(
             "resource_type": resource_type[:16],
             "resource_id": resource_id[:64],
             "outcome": _truncate(outcome, 300)[:300],
+            "warning": _truncate(warning, WARNING_BYTES),
             "request_body": _truncate(request_body, limit),
             "response_body": _truncate(response_body, limit),
             "remote_ip": remote_ip,

@@ -184,6 +184,7 @@ CSV_COLUMNS = [
     "resource_type",
     "resource_id",
     "outcome",
+    "warning",
 ]
 CLIENT_LABELS = dict(ScimRequest.ClientKind.choices)
 
@@ -201,7 +202,7 @@ STATUS_MEANINGS = {
     403: "The token is valid but not allowed to do this.",
     404: "No member or group with this id exists in your organization (it may have been removed).",
     405: "This endpoint does not support the method.",
-    409: "Another member or group already has this userName, externalId or displayName.",
+    409: "Another member already has this userName, or another group this displayName.",
     412: "The resource changed since the identity provider read it (its ETag no longer matches).",
     413: "The request body is larger than this service accepts.",
     415: "The body was not sent as JSON (application/scim+json).",
@@ -308,6 +309,7 @@ def provisioning_log_csv(request: PanelRequest) -> HttpResponseBase:
             "resource_type",
             "resource_id",
             "outcome",
+            "warning",
         )
         .iterator(chunk_size=CSV_CHUNK_SIZE)
     )

@@ -5,6 +5,9 @@ the same change pushed by the identity provider have identical effects, audit ro
 """
 
 from accounts.services.groups import (
+    GroupCreated,
+    MembershipChange,
+    SkippedMembers,
     group_create,
     group_delete,
     group_members_change,
@@ -27,7 +30,10 @@ from accounts.services.organizations import organization_create
 
 __all__ = [
     "EmailAddress",
+    "GroupCreated",
     "MemberProfile",
+    "MembershipChange",
+    "SkippedMembers",
     "group_create",
     "group_delete",
     "group_members_change",

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -23,45 +24,90 @@ from accounts.services.roles import sync_admin_group_roles
 AUDIT_ID_LIMIT = 50
 
 
-def _resolve_members(organization: Organization, member_ids: Iterable[str]) -> dict[str, int]:
-    """Map SCIM member ids to primary keys, refusing any id that is not a live member here.
+@dataclass(frozen=True)
+class SkippedMembers:
+    """Member ids a group write named but could not link, and why.
 
-    A foreign organization's member, a removed member, a group id (nested groups are not
-    supported) and garbage are all refused the same way, so ids leak nothing across tenants.
+    `unknown`: no member of this organization has the id (it never existed, or it belongs to
+    another organization: the two are one case, so ids leak nothing across tenants). `removed`:
+    a member removed from this organization. Both keep the order the request listed them in.
     """
-    wanted: set[uuid.UUID] = set()
+
+    unknown: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.unknown or self.removed)
+
+    @property
+    def count(self) -> int:
+        return len(self.unknown) + len(self.removed)
+
+
+class GroupCreated(NamedTuple):
+    group: Group
+    skipped: SkippedMembers
+
+
+class MembershipChange(NamedTuple):
+    """What a membership write did: real additions and removals, and the ids it skipped."""
+
+    added: int
+    removed: int
+    skipped: SkippedMembers
+
+
+def _resolve_members(
+    organization: Organization, member_ids: Iterable[str]
+) -> tuple[dict[str, int], SkippedMembers]:
+    """Map SCIM member ids to primary keys of this organization's live members.
+
+    An id that is not one (unknown, another organization's, removed a moment earlier, not even a
+    UUID) is skipped, never refused: Entra ID re-sends the same batch of up to 100 members every
+    cycle, so refusing the write for one stale id would block the others forever and put the
+    provisioning job in quarantine. The caller reports what was skipped.
+    """
+    wanted: dict[uuid.UUID, str] = {}
+    unparsable: list[str] = []
     for raw in member_ids:
+        text = str(raw)
         try:
-            wanted.add(uuid.UUID(str(raw)))
+            wanted.setdefault(uuid.UUID(text), text)
         except ValueError:
-            raise InvalidInput(f"{raw!r} is not a member of this organization.") from None
-    if not wanted:
-        return {}
-    found = dict(
-        Member.objects.filter(organization=organization, scim_id__in=wanted)
-        .exclude(status=Member.Status.DELETED)
-        .order_by()  # Member's default ordering would join and sort by organization
-        .values_list("scim_id", "pk")
-    )
-    missing = wanted - set(found)
-    if missing:
-        example = sorted(str(value) for value in missing)[0]
-        raise InvalidInput(
-            f"{len(missing)} member id(s) are not members of this organization, e.g. {example!r}."
+            unparsable.append(text)
+    rows = (
+        (
+            Member.objects.filter(organization=organization, scim_id__in=wanted)
+            .order_by()  # Member's default ordering would join and sort by organization
+            .values_list("scim_id", "pk", "status")
         )
-    return {str(scim_id): pk for scim_id, pk in found.items()}
+        if wanted
+        else []
+    )
+    live: dict[uuid.UUID, int] = {}
+    removed_ids: set[uuid.UUID] = set()
+    for scim_id, pk, status in rows:
+        if status == Member.Status.DELETED:
+            removed_ids.add(scim_id)
+        else:
+            live[scim_id] = pk
+    unknown: list[str] = unparsable
+    removed: list[str] = []
+    for scim_id, text in wanted.items():
+        if scim_id not in live:
+            (removed if scim_id in removed_ids else unknown).append(text)
+    skipped = SkippedMembers(unknown=tuple(unknown), removed=tuple(removed))
+    return {str(scim_id): pk for scim_id, pk in live.items()}, skipped
 
 
-def _check_unique(
-    organization: Organization, display_name: str, external_id: str, *, exclude: int | None
-) -> None:
+def _check_unique(organization: Organization, display_name: str, *, exclude: int | None) -> None:
+    """409 for a displayName another group has, in any case. externalId is not unique (RFC 7643
+    §3.1): clients repeat it, and `externalId eq` returns every match."""
     groups = Group.objects.filter(organization=organization)
     if exclude is not None:
         groups = groups.exclude(pk=exclude)
     if groups.filter(display_name_key=casefold_key(display_name)).exists():
         raise AlreadyExists(f"A group named {display_name!r} already exists.")
-    if external_id and groups.filter(external_id=external_id).exists():
-        raise AlreadyExists(f"A group with the externalId {external_id!r} already exists.")
 
 
 def _audit_ids(ids: list[str]) -> dict[str, Any]:
@@ -77,13 +123,15 @@ def group_create(
     member_ids: list[str],
     actor: Actor,
     source: str = Member.Source.IDENTITY_PROVIDER,
-) -> Group:
+) -> GroupCreated:
+    """Create a group with the live members among `member_ids`; the others are skipped and
+    returned (see `_resolve_members`)."""
     display_name = display_name.strip()
     if not display_name:
         raise InvalidInput("displayName is required.")
     with transaction.atomic():
-        _check_unique(organization, display_name, external_id, exclude=None)
-        members = _resolve_members(organization, member_ids)
+        _check_unique(organization, display_name, exclude=None)
+        members, skipped = _resolve_members(organization, member_ids)
         group = Group(
             organization=organization,
             display_name=display_name[:256],
@@ -107,7 +155,7 @@ def group_create(
             target=group,
             after={"displayName": group.display_name, "members": _audit_ids(list(members))},
         )
-    return group
+    return GroupCreated(group, skipped)
 
 
 def group_update(
@@ -126,7 +174,7 @@ def group_update(
     if before == after and group.scim_attributes == attributes:
         return False
     with transaction.atomic():
-        _check_unique(group.organization, display_name, external_id, exclude=group.pk)
+        _check_unique(group.organization, display_name, exclude=group.pk)
         group.display_name = display_name[:256]
         group.external_id = external_id
         group.scim_attributes = attributes
@@ -165,24 +213,25 @@ def group_members_change(
     add: Iterable[str] = (),
     remove: Iterable[str] = (),
     replace: Iterable[str] | None = None,
-) -> tuple[int, int]:
-    """Add, remove or replace members; returns (added, removed) counts of real changes.
+) -> MembershipChange:
+    """Add, remove or replace members; returns the counts of real changes and the skipped ids.
 
     Adding a present member and removing an absent one are no-ops (Entra ID re-sends both). An id
-    to remove that is not a live member here is ignored rather than refused: it may be a member
-    removed from the organization a moment earlier, and the end state is what was asked.
+    to add (or to keep, in a replace) that is not a live member here is skipped and returned, the
+    rest applied (see `_resolve_members`). An id to remove that is not a live member is ignored
+    silently: it may be a member removed a moment earlier, and the end state is what was asked.
     """
     organization = group.organization
     with transaction.atomic():
         if replace is not None:
-            wanted = _resolve_members(organization, replace)
+            wanted, skipped = _resolve_members(organization, replace)
             current = set(
                 GroupMembership.objects.filter(group=group).values_list("member_id", flat=True)
             )
             to_add_pks = set(wanted.values()) - current
             to_remove_pks = current - set(wanted.values())
         else:
-            additions = _resolve_members(organization, add)
+            additions, skipped = _resolve_members(organization, add)
             to_add_pks = set(additions.values())
             removal_ids = []
             for raw in remove:
@@ -228,7 +277,7 @@ def group_members_change(
                 target=group,
                 after={"added": added, "removed": removed},
             )
-    return added, removed
+    return MembershipChange(added, removed, skipped)
 
 
 def _sync_roles(group: Group, member_ids: set[int], actor: Actor) -> None:

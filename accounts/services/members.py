@@ -14,7 +14,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.audit import Actor, audit_log_record
@@ -108,19 +108,19 @@ def _profile_values(profile: MemberProfile) -> dict[str, str]:
 def _check_unique(
     organization: Organization, profile: MemberProfile, *, exclude: int | None
 ) -> None:
-    """409 for a userName (or externalId) another live member has: one query for both."""
-    key = casefold_key(profile.user_name)
-    clash = Q(user_name_key=key)
-    if profile.external_id:
-        clash |= Q(external_id=profile.external_id)
-    live = Member.objects.filter(organization=organization).exclude(status=Member.Status.DELETED)
+    """409 for a userName another live member has (case-insensitive): one query.
+
+    Only userName is unique: it is what identity providers match users on (`userName eq`) and
+    what people sign in with. externalId is the client's own identifier with no uniqueness
+    (RFC 7643 §3.1), and clients repeat it, so it is never checked here.
+    """
+    live = Member.objects.filter(
+        organization=organization, user_name_key=casefold_key(profile.user_name)
+    ).exclude(status=Member.Status.DELETED)
     if exclude is not None:
         live = live.exclude(pk=exclude)
-    taken = set(live.filter(clash).order_by().values_list("user_name_key", flat=True)[:2])
-    if key in taken:
+    if live.exists():
         raise AlreadyExists(f"A member with the userName {profile.user_name!r} already exists.")
-    if taken:
-        raise AlreadyExists(f"A member with the externalId {profile.external_id!r} already exists.")
 
 
 def _replace_emails(member: Member, emails: tuple[EmailAddress, ...], *, new: bool = False) -> None:
@@ -197,7 +197,7 @@ def member_update_profile(*, member: Member, profile: MemberProfile, actor: Acto
     if not changed_fields and not attributes_changed and not adopted:
         return False
     with transaction.atomic():
-        if "user_name" in changed_fields or "external_id" in changed_fields:
+        if "user_name" in changed_fields:
             _check_unique(member.organization, profile, exclude=member.pk)
         for name in changed_fields:
             setattr(member, name, values[name])

@@ -14,7 +14,13 @@ from django.http import HttpRequest
 
 from accounts.exceptions import AccountsError, AlreadyExists
 from accounts.models import Group, GroupMembership, Organization
-from accounts.services import group_create, group_delete, group_members_change, group_update
+from accounts.services import (
+    SkippedMembers,
+    group_create,
+    group_delete,
+    group_members_change,
+    group_update,
+)
 from integrations.scim.errors import InvalidValue, Uniqueness
 from integrations.scim.resources import ScimResource
 from integrations.scim.schema import normalize_resource
@@ -23,6 +29,36 @@ from integrations.scim.users import check_length, identity_provider
 
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 SERVER_OWNED = ("id", "meta", "members")
+# How many skipped ids a provisioning-log warning lists before it only counts the rest.
+WARNING_ID_LIMIT = 100
+# A skipped "id" is whatever the client sent; the warning keeps this much of each.
+WARNING_ID_CHARS = 64
+
+
+def skipped_members_warning(skipped: SkippedMembers) -> str:
+    """The provisioning log's warning for member ids a group write skipped, and why.
+
+    Written for the organization's admin (the identity provider never sees it): an id of another
+    organization reads exactly like one that never existed.
+    """
+    parts = []
+    listed = 0
+    for ids, reason in (
+        (skipped.unknown, "not a member of this organization"),
+        (skipped.removed, "removed from this organization"),
+    ):
+        if not ids:
+            continue
+        shown = [value[:WARNING_ID_CHARS] for value in ids[: max(WARNING_ID_LIMIT - listed, 0)]]
+        listed += len(shown)
+        more = f" and {len(ids) - len(shown)} more" if len(ids) > len(shown) else ""
+        parts.append(f"{len(ids)} {reason}: {', '.join(shown)}{more}")
+    total = skipped.count
+    return (
+        f"Skipped {total} member id{'s' if total != 1 else ''} and applied the rest. "
+        + "; ".join(parts)
+        + "."
+    )
 
 
 def member_references(group: Group, base: str) -> list[dict[str, str]]:
@@ -111,7 +147,7 @@ class ScimGroup(ScimResource):
         if self.obj.pk is None:
             _check_lengths(document)
             organization: Organization = self.obj.organization
-            self._run(
+            created = self._run(
                 lambda: group_create(
                     organization=organization,
                     display_name=str(document.get("displayName", "")),
@@ -121,6 +157,8 @@ class ScimGroup(ScimResource):
                     actor=identity_provider(self._request),
                 )
             )
+            self.obj = created.group
+            self._report_skipped(created.skipped)
             return
         self.update(stored, replace_members=members)
 
@@ -146,24 +184,28 @@ class ScimGroup(ScimResource):
                 attributes=stored,
                 actor=actor,
             )
-            added, removed = group_members_change(
+            added, removed, skipped = group_members_change(
                 group=group, actor=actor, add=add, remove=remove, replace=replace_members
             )
             self.members_added, self.members_removed = added, removed
+            self._report_skipped(skipped)
             return changed or bool(added or removed)
 
         return bool(self._run(change))
 
+    def _report_skipped(self, skipped: SkippedMembers) -> None:
+        """Member ids the write skipped go to the provisioning log as a warning; the identity
+        provider gets the same success it would without them."""
+        if skipped and self._request is not None:
+            self._request.scim_warning = skipped_members_warning(skipped)
+
     def _run(self, action: Any) -> Any:
         try:
-            result = action()
+            return action()
         except AlreadyExists as exc:
             raise Uniqueness(str(exc)) from exc
         except AccountsError as exc:
             raise InvalidValue(str(exc)) from exc
-        if isinstance(result, Group):
-            self.obj = result
-        return result
 
     def delete(self) -> None:
         group_delete(group=self.obj, actor=identity_provider(self._request))

@@ -194,6 +194,8 @@ class ScimRequestMiddleware:
             resource_type=getattr(request, "scim_resource_type", ""),
             resource_id=getattr(request, "scim_resource_id", ""),
             outcome=_outcome(request, response),
+            # Only a request that succeeded carries one: a refused request changed nothing.
+            warning=getattr(request, "scim_warning", "") if response.status_code < 400 else "",
             request_body=getattr(request, "scim_body_text", ""),
             response_body=_response_text(response),
             remote_ip=_client_ip(request),

@@ -242,7 +242,7 @@ def test_admin_group_grants_and_removes_admin_but_never_touches_owners(owner, ow
     alice = ActiveMemberFactory(organization=organization)
     bob = ActiveMemberFactory(organization=organization)
     manual_admin = AdminFactory(organization=organization)
-    group = group_create(
+    group, _ = group_create(
         organization=organization,
         display_name="IT Admins",
         external_id="",

@@ -37,14 +37,17 @@ def test_member_user_name_is_unique_per_organization_whatever_its_case():
         MemberFactory(organization=organization, user_name="STRASSE@example.com")
 
 
-def test_member_external_id_is_unique_per_organization_when_set():
+def test_member_and_group_external_ids_may_repeat_within_an_organization():
+    # given
     organization = OrganizationFactory()
-    MemberFactory(organization=organization, external_id="")
-    MemberFactory(organization=organization, external_id="")
     MemberFactory(organization=organization, external_id="abc")
-    MemberFactory(external_id="abc")  # another organization
-    with pytest.raises(IntegrityError), transaction.atomic():
-        MemberFactory(organization=organization, external_id="abc")
+    GroupFactory(organization=organization, external_id="abc")
+    # when: the client's identifier repeats (RFC 7643 §3.1 gives it no uniqueness)
+    MemberFactory(organization=organization, external_id="abc")
+    GroupFactory(organization=organization, external_id="abc")
+    # then
+    assert organization.members.filter(external_id="abc").count() == 2
+    assert organization.groups.filter(external_id="abc").count() == 2
 
 
 def test_two_organizations_hold_the_same_email_independently():

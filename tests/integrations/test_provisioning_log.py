@@ -220,6 +220,20 @@ def test_method_filter(owner_client, mixed_log, method, expected):
     assert listed(owner_client, method=method) == {mixed_log[name].pk for name in expected}
 
 
+def test_warning_filter_lists_only_successes_with_a_warning(owner, owner_client, mixed_log):
+    # given: one success with a warning among the mixed log
+    warned = log_entry(
+        owner.organization, method="PATCH", status_code=204, warning="Skipped 1 member id"
+    )
+    # when / then: the warning filter finds it alone; "Success" still includes it
+    assert listed(owner_client, status="warning") == {warned.pk}
+    assert warned.pk in listed(owner_client, status="success")
+    assert warned.pk not in listed(owner_client, status="client-error")
+    html = owner_client.get(LIST_URL).content.decode()
+    assert html.count('data-testid="warning-badge"') == 1
+    assert 'title="Skipped 1 member id"' in html
+
+
 def test_resource_filter(owner_client, mixed_log):
     assert listed(owner_client, resource="User") == {mixed_log["created"].pk}
     assert listed(owner_client, resource="Group") == {mixed_log["error"].pk}
@@ -542,7 +556,7 @@ def test_entry_page_shows_the_request_pretty_printed(owner, owner_client):
     assert "87 ms" in html
     assert "Microsoft Entra ID" in html
     assert 'data-testid="status-phrase">Conflict</span>' in html
-    assert "Another member or group already has this userName" in html
+    assert "Another member already has this userName" in html
     assert "Rejected: A member with the userName alice@contoso.com already exists." in html
     assert 'alice@contoso.com</span> <span class="muted">(Alice Smith)</span>' in html
     assert (
@@ -573,6 +587,21 @@ def test_entry_page_names_the_group_and_says_when_a_resource_is_gone(owner, owne
     assert "Other company" not in pages[1]
     assert "No longer exists." in pages[1]
     assert "did not touch one member or group" in pages[2]
+
+
+def test_entry_page_shows_the_warning_of_a_request_that_succeeded(owner, owner_client):
+    # given
+    warning = "Skipped 1 member id and applied the rest. 1 not a member of this organization: x."
+    entry = log_entry(owner.organization, method="PATCH", status_code=204, warning=warning)
+    plain = log_entry(owner.organization, method="PATCH", status_code=204)
+    # when
+    html = owner_client.get(f"{LIST_URL}{entry.pk}/").content.decode()
+    # then
+    assert f'data-testid="warning"><strong>Warning:</strong> {warning}' in html
+    assert "This is not counted as an error." in html
+    assert (
+        'data-testid="warning"' not in owner_client.get(f"{LIST_URL}{plain.pk}/").content.decode()
+    )
 
 
 def test_entry_page_shows_a_body_that_is_not_json_as_stored(owner, owner_client):
@@ -677,6 +706,7 @@ def test_csv_is_streamed_with_a_header_and_one_row_per_filtered_request(owner, o
         "resource_type",
         "resource_id",
         "outcome",
+        "warning",
     ]
     assert rows[1:] == [
         [
@@ -691,6 +721,7 @@ def test_csv_is_streamed_with_a_header_and_one_row_per_filtered_request(owner, o
             "User",
             created.resource_id,
             "Created member erin@contoso.com",
+            "",
         ]
     ]
 
@@ -766,7 +797,7 @@ def test_list_page_links_the_export_with_its_filters_not_its_page(owner, owner_c
 # --- Selectors for other pages -----------------------------------------------------------------
 
 
-def test_recent_provisioning_errors_are_the_newest_failures_of_the_organization(owner):
+def test_recent_provisioning_problems_are_the_newest_failures_of_the_organization(owner):
     # given
     now = timezone.now()
     organization = owner.organization
@@ -777,7 +808,69 @@ def test_recent_provisioning_errors_are_the_newest_failures_of_the_organization(
     log_entry(organization, status_code=201, created_at=now)
     log_entry(OrganizationFactory(), status_code=500, created_at=now)
     # when
-    errors = selectors.recent_provisioning_errors(organization, limit=3)
+    problems = selectors.recent_provisioning_problems(organization, limit=3)
     # then
-    assert errors == failures[:3]
-    assert selectors.recent_provisioning_errors(organization) == failures
+    assert problems == failures[:3]
+    assert selectors.recent_provisioning_problems(organization) == failures
+
+
+def test_recent_provisioning_problems_interleave_warnings_with_errors_newest_first(owner):
+    # given: errors, successes with a warning, plain successes, and another organization's
+    now = timezone.now()
+    organization = owner.organization
+    warned = log_entry(organization, status_code=204, warning="Skipped 1 member id", created_at=now)
+    error = log_entry(organization, status_code=409, created_at=now - timedelta(minutes=1))
+    older_warned = log_entry(
+        organization, status_code=201, warning="Skipped 2", created_at=now - timedelta(minutes=2)
+    )
+    log_entry(organization, status_code=200, created_at=now - timedelta(seconds=30))
+    log_entry(OrganizationFactory(), status_code=204, warning="theirs", created_at=now)
+    # when
+    problems = selectors.recent_provisioning_problems(organization)
+    # then
+    assert problems == [warned, error, older_warned]
+    assert selectors.recent_provisioning_problems(organization, limit=2) == [warned, error]
+
+
+def test_warnings_never_count_as_errors_in_the_error_rate(owner):
+    # given: four successes, one of them with a warning, and one error
+    organization = owner.organization
+    for _ in range(3):
+        log_entry(organization, status_code=200)
+    log_entry(organization, status_code=204, warning="Skipped 3 member ids")
+    log_entry(organization, status_code=400)
+    # when
+    status = selectors.connection_status(organization)
+    # then
+    assert (status.requests_24h, status.errors_24h) == (5, 1)
+
+
+def test_dashboard_shows_warnings_apart_from_errors(owner, owner_client):
+    # given
+    organization = owner.organization
+    now = timezone.now()
+    log_entry(
+        organization,
+        method="PATCH",
+        path="/Groups/g1",
+        status_code=204,
+        outcome="Added 97 members to group Sales",
+        warning="Skipped 3 member ids and applied the rest. 3 not a member of this organization",
+        created_at=now,
+    )
+    log_entry(
+        organization,
+        method="POST",
+        path="/Users",
+        status_code=409,
+        outcome="Rejected: taken",
+        created_at=now - timedelta(minutes=1),
+    )
+    # when
+    html = owner_client.get("/").content.decode()
+    # then: both are listed, each marked for what it is
+    assert "Recent provisioning problems" in html
+    assert html.count('data-kind="warning"') == 1 and html.count('data-kind="error"') == 1
+    assert "Added 97 members to group Sales" in html
+    assert 'data-testid="problem-warning">Skipped 3 member ids and applied the rest.' in html
+    assert "204, applied" in html

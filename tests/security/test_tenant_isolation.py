@@ -257,7 +257,6 @@ def _patch(op: str, path: str | None, value: Any) -> dict[str, Any]:
             "/Groups/{group}",
             lambda t: _patch("replace", "members", [{"value": t.user_b}]),
         ),
-        ("PATCH", "/Groups/{group}", lambda t: _patch("add", None, {"members": [t.user_b]})),
         (
             "PATCH",
             "/Groups/{group}",
@@ -270,15 +269,36 @@ def _patch(op: str, path: str | None, value: Any) -> dict[str, Any]:
         ),
     ],
 )
-def test_another_organizations_member_ids_in_group_writes_are_invalid_values(
+def test_another_organizations_member_ids_in_group_writes_are_skipped_never_linked(
     tenants, method, target, body
 ):
     # given
-    before_a = organization_snapshot(tenants.org_a)
+    memberships_a = organization_snapshot(tenants.org_a)["memberships"]
     before_b = organization_snapshot(tenants.org_b)
 
     # when
     response = tenants.scim_a.request(method, target.format(group=tenants.group_a), body(tenants))
+
+    # then: the write succeeds as if the id were unknown (issue 12), and links nothing
+    assert response.status in (200, 201, 204), (response.status, response.body)
+    assert organization_snapshot(tenants.org_a)["memberships"] == memberships_a == []
+    assert organization_snapshot(tenants.org_b) == before_b
+    memberships_stay_within_their_organization()
+    tenants.assert_no_b_data(response.raw)
+    logged = ScimRequest.objects.filter(organization=tenants.org_a).latest("created_at", "id")
+    assert "not a member of this organization" in logged.warning
+    assert not ScimRequest.objects.filter(organization=tenants.org_b).exclude(warning="").exists()
+
+
+def test_another_organizations_member_ids_as_bare_strings_are_invalid_values(tenants):
+    # given
+    before_a = organization_snapshot(tenants.org_a)
+    before_b = organization_snapshot(tenants.org_b)
+
+    # when: not a member reference at all (no object with a "value")
+    response = tenants.scim_a.patch(
+        f"/Groups/{tenants.group_a}", _patch("add", None, {"members": [tenants.user_b]})
+    )
 
     # then
     assert response.status == 400, (response.status, response.body)

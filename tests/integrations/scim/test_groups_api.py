@@ -146,22 +146,23 @@ def test_entra_remove_members_in_both_forms(scim):
     assert members_of(scim, group_id) == set()
 
 
-def test_member_ids_from_another_organization_or_unknown_are_400_invalid_value(scim, other_scim):
+def test_member_ids_from_another_organization_or_unknown_are_skipped_not_linked(scim, other_scim):
+    # given: a group, and ids this organization does not have (another's, unknown, not a UUID)
     group_id = create_group(scim)["id"]
     theirs = other_scim.post("/Users", {"userName": "t@fabrikam.com"}).body["id"]
     for value in (theirs, str(uuid.uuid4()), "not-an-id"):
+        # when: a PATCH adds it, and a POST creates a group with it
         response = scim.patch(
             f"/Groups/{group_id}",
             patch({"op": "add", "path": "members", "value": [{"value": value}]}),
         )
-        assert_scim_error(response, 400, "invalidValue")
-        assert_scim_error(
-            scim.post("/Groups", {"displayName": f"G {value}", "members": [{"value": value}]}),
-            400,
-            "invalidValue",
-        )
+        created = scim.post("/Groups", {"displayName": f"G {value}", "members": [{"value": value}]})
+        # then: both succeed, with nothing linked
+        assert response.status == 204, response.body
+        assert created.status == 201, created.body
+        assert created.body["members"] == []
     assert GroupMembership.objects.count() == 0
-    assert Group.objects.filter(organization=scim.organization).count() == 1
+    assert Group.objects.filter(organization=scim.organization).count() == 4
 
 
 def test_a_group_cannot_contain_a_group(scim):
@@ -174,9 +175,11 @@ def test_a_group_cannot_contain_a_group(scim):
     assert_scim_error(response, 400, "invalidValue")
 
 
-def test_group_patch_is_all_or_nothing(scim):
+def test_group_patch_applies_every_operation_and_skips_only_the_unknown_member(scim):
+    # given
     group_id = create_group(scim)["id"]
     alice = create_user(scim, userName="alice@contoso.com")["id"]
+    # when: one operation names an id the organization does not have
     response = scim.patch(
         f"/Groups/{group_id}",
         patch(
@@ -185,6 +188,27 @@ def test_group_patch_is_all_or_nothing(scim):
             {"op": "add", "path": "members", "value": [{"value": str(uuid.uuid4())}]},
         ),
     )
+    # then: the rename and the known member are applied
+    assert response.status == 204, response.body
+    body = scim.get(f"/Groups/{group_id}").body
+    assert body["displayName"] == "Renamed"
+    assert [member["value"] for member in body["members"]] == [alice]
+
+
+def test_group_patch_with_a_malformed_member_is_all_or_nothing(scim):
+    # given
+    group_id = create_group(scim)["id"]
+    alice = create_user(scim, userName="alice@contoso.com")["id"]
+    # when: one operation's member is not a member reference at all
+    response = scim.patch(
+        f"/Groups/{group_id}",
+        patch(
+            {"op": "add", "path": "members", "value": [{"value": alice}]},
+            {"op": "replace", "path": "displayName", "value": "Renamed"},
+            {"op": "add", "path": "members", "value": [{"display": "no value"}]},
+        ),
+    )
+    # then: refused, and nothing of the request is applied
     assert_scim_error(response, 400, "invalidValue")
     body = scim.get(f"/Groups/{group_id}").body
     assert body["displayName"] == "Engineering" and body["members"] == []

@@ -141,11 +141,21 @@ def test_duplicate_user_name_in_any_case_is_409_uniqueness(scim, user_name):
     assert Member.objects.count() == 1
 
 
-def test_duplicate_external_id_is_409_uniqueness(scim):
-    create(scim, userName="a@contoso.com", externalId="abc")
-    assert_scim_error(
-        scim.post("/Users", {"userName": "b@contoso.com", "externalId": "abc"}), 409, "uniqueness"
+def test_a_repeated_external_id_is_accepted(scim):
+    # given
+    first = create(scim, userName="a@contoso.com", externalId="abc")
+    # when: another user arrives with the same externalId (RFC 7643 §3.1: not unique)
+    second = scim.post("/Users", {"userName": "b@contoso.com", "externalId": "abc"})
+    # then: created, and a third user can take it by a PATCH too
+    assert second.status == 201, second.body
+    assert second.body["externalId"] == "abc"
+    third = create(scim, userName="c@contoso.com", externalId="xyz")
+    changed = scim.patch(
+        f"/Users/{third['id']}", patch({"op": "replace", "path": "externalId", "value": "abc"})
     )
+    assert changed.status == 200, changed.body
+    assert Member.objects.filter(external_id="abc").count() == 3
+    assert first["externalId"] == "abc"
 
 
 def test_two_organizations_may_provision_the_same_user_name(scim, other_scim):
