@@ -21,7 +21,7 @@ import threading
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from integrations.models import ScimRequest
 
@@ -64,6 +64,35 @@ def insert_rows(rows: list[dict[str, Any]]) -> None:
             cursor.executemany(sql, params)
 
 
+def _insert_chunk(rows: list[dict[str, Any]]) -> int:
+    """Insert a chunk all or nothing; returns how many rows it wrote.
+
+    A row that can never be written (its organization was deleted while the row waited: the
+    foreign key fails, at COMMIT since Django's are deferred) must not hold back every later row
+    of the process forever, so on an IntegrityError each row is tried alone and only the rows
+    that fail are dropped. Any other database error (an outage) propagates: the rows wait.
+    """
+    try:
+        with transaction.atomic():
+            insert_rows(rows)
+        return len(rows)
+    except IntegrityError:
+        pass
+    written = 0
+    for row in rows:
+        try:
+            with transaction.atomic():
+                insert_rows([row])
+            written += 1
+        except IntegrityError:
+            logger.warning(
+                "Provisioning log: dropped the row of request %s, which can no longer be written "
+                "(its organization is gone)",
+                row.get("request_id"),
+            )
+    return written
+
+
 class BatchWriter:
     """Queues rows and writes them from one daemon thread per process."""
 
@@ -92,17 +121,17 @@ class BatchWriter:
         with self._flush_lock:
             with self._lock:
                 rows, self._pending = self._pending, []
-            written = 0
+            written = done = 0
             try:
-                for start in range(0, len(rows), MAX_ROWS_PER_INSERT):
-                    insert_rows(rows[start : start + MAX_ROWS_PER_INSERT])
-                    written = start + min(MAX_ROWS_PER_INSERT, len(rows) - start)
+                for done in range(0, len(rows), MAX_ROWS_PER_INSERT):
+                    written += _insert_chunk(rows[done : done + MAX_ROWS_PER_INSERT])
+                done = len(rows)
             except DatabaseError:
                 logger.warning(
-                    "Provisioning log: writing %s rows failed; retrying", len(rows) - written
+                    "Provisioning log: writing %s rows failed; retrying", len(rows) - done
                 )
                 with self._lock:
-                    self._pending[:0] = rows[written:]
+                    self._pending[:0] = rows[done:]
                 connection.close()  # a broken connection is replaced on the next attempt
             return written
 

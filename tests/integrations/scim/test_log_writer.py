@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from integrations import log_writer
 from integrations.models import ScimRequest
+from tests.factories import OrganizationFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -97,3 +98,37 @@ def test_rows_wait_for_a_database_that_fails_and_are_written_after(organization,
     pending[0]["method"] = "GET"
     assert log_writer.flush() == 1
     assert ScimRequest.objects.filter(organization=organization, request_id="r1").exists()
+
+
+@postgres_only
+def test_a_row_whose_organization_is_gone_is_dropped_and_holds_back_nothing(organization, settings):
+    # given: rows queued for two organizations, then one organization deleted before the flush
+    settings.SCIM_LOG_FLUSH_SECONDS = 60
+    doomed = OrganizationFactory()
+    for owner, request_id in ((organization, "kept-1"), (doomed, "lost"), (organization, "kept-2")):
+        log_writer.write(
+            {
+                "organization_id": owner.pk,
+                "created_at": timezone.now(),
+                "request_id": request_id,
+                "method": "GET",
+                "path": "/Users",
+                "query": "",
+                "status_code": 200,
+                "duration_ms": 1,
+                "client_kind": "scim",
+                "resource_type": "",
+                "resource_id": "",
+                "outcome": "",
+                "request_body": "",
+                "response_body": "",
+                "remote_ip": None,
+            }
+        )
+    doomed.delete()
+    # when
+    written = log_writer.flush()
+    # then: the other rows are written, exactly once, and nothing waits to be retried
+    assert written == 2
+    assert log_writer._writer._pending == []
+    assert sorted(ScimRequest.objects.values_list("request_id", flat=True)) == ["kept-1", "kept-2"]
