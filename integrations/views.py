@@ -193,7 +193,7 @@ CLIENT_LABELS = dict(ScimRequest.ClientKind.choices)
 STATUS_MEANINGS = {
     200: "The request succeeded.",
     201: "The member or group was created.",
-    204: "The member or group was removed.",
+    204: "The request succeeded; nothing was sent back (a removal, or a group change).",
     304: "Nothing changed since the identity provider last read it.",
     400: "The identity provider sent a value, filter or PATCH operation this service does not "
     "accept; the outcome says which.",

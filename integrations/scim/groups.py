@@ -44,15 +44,15 @@ def skipped_members_warning(skipped: SkippedMembers) -> str:
     parts = []
     listed = 0
     for ids, reason in (
-        (skipped.unknown, "not a member of this organization"),
-        (skipped.removed, "removed from this organization"),
+        (skipped.unknown, "Not a member of this organization"),
+        (skipped.removed, "Removed from this organization"),
     ):
         if not ids:
             continue
         shown = [value[:WARNING_ID_CHARS] for value in ids[: max(WARNING_ID_LIMIT - listed, 0)]]
         listed += len(shown)
         more = f" and {len(ids) - len(shown)} more" if len(ids) > len(shown) else ""
-        parts.append(f"{len(ids)} {reason}: {', '.join(shown)}{more}")
+        parts.append(f"{reason} ({len(ids)}): {', '.join(shown)}{more}")
     total = skipped.count
     return (
         f"Skipped {total} member id{'s' if total != 1 else ''} and applied the rest. "

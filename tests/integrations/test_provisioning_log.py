@@ -591,7 +591,7 @@ def test_entry_page_names_the_group_and_says_when_a_resource_is_gone(owner, owne
 
 def test_entry_page_shows_the_warning_of_a_request_that_succeeded(owner, owner_client):
     # given
-    warning = "Skipped 1 member id and applied the rest. 1 not a member of this organization: x."
+    warning = "Skipped 1 member id and applied the rest. Not a member of this organization (1): x."
     entry = log_entry(owner.organization, method="PATCH", status_code=204, warning=warning)
     plain = log_entry(owner.organization, method="PATCH", status_code=204)
     # when
@@ -855,7 +855,8 @@ def test_dashboard_shows_warnings_apart_from_errors(owner, owner_client):
         path="/Groups/g1",
         status_code=204,
         outcome="Added 97 members to group Sales",
-        warning="Skipped 3 member ids and applied the rest. 3 not a member of this organization",
+        warning="Skipped 3 member ids and applied the rest. "
+        "Not a member of this organization (3): a, b, c.",
         created_at=now,
     )
     log_entry(

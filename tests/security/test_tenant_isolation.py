@@ -286,7 +286,7 @@ def test_another_organizations_member_ids_in_group_writes_are_skipped_never_link
     memberships_stay_within_their_organization()
     tenants.assert_no_b_data(response.raw)
     logged = ScimRequest.objects.filter(organization=tenants.org_a).latest("created_at", "id")
-    assert "not a member of this organization" in logged.warning
+    assert "Not a member of this organization (1)" in logged.warning
     assert not ScimRequest.objects.filter(organization=tenants.org_b).exclude(warning="").exists()
 
 

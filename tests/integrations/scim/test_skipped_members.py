@@ -34,7 +34,7 @@ UNKNOWN = [
     "0b7e4f6a-1d2c-4e3f-8a9b-000000000003",
 ]
 WARNING_3_UNKNOWN = (
-    "Skipped 3 member ids and applied the rest. 3 not a member of this organization: "
+    "Skipped 3 member ids and applied the rest. Not a member of this organization (3): "
     + ", ".join(UNKNOWN)
     + "."
 )
@@ -148,8 +148,8 @@ def test_warning_names_removed_members_apart_and_is_not_an_error(live_scim):
     entry = logged(response)
     assert entry.warning == (
         "Skipped 2 member ids and applied the rest. "
-        f"1 not a member of this organization: {UNKNOWN[0]}; "
-        f"1 removed from this organization: {removed}."
+        f"Not a member of this organization (1): {UNKNOWN[0]}; "
+        f"Removed from this organization (1): {removed}."
     )
     # and: the dashboard lists it as a problem, the error rate does not count it
     assert entry in selectors.recent_provisioning_problems(live_scim.organization)
@@ -178,7 +178,7 @@ def test_a_long_list_of_skipped_ids_is_counted_past_the_first_hundred(live_scim)
     assert response.status == 204
     warning = logged(response).warning
     assert warning.startswith(
-        "Skipped 150 member ids and applied the rest. 150 not a member of this organization: "
+        "Skipped 150 member ids and applied the rest. Not a member of this organization (150): "
     )
     assert warning.endswith(f"{strangers[99]} and 50 more.")
     assert strangers[100] not in warning
