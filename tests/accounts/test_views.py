@@ -142,9 +142,19 @@ def test_users_page_lists_only_this_organizations_members_with_status(owner, own
 
 def test_users_page_searches_and_filters(owner, owner_client):
     organization = owner.organization
+    owner.full_name = "Olu Owner"
+    owner.save(update_fields=["full_name"])
     MemberFactory(organization=organization, email="ann@example.com", full_name="Ann Lee")
-    MemberFactory(organization=organization, email="ben@example.com", status="suspended")
-    MemberFactory(organization=organization, email="gone@example.com", status="deleted")
+    # Names given, not drawn by Faker: a drawn "Ashlee" would also match "LEE".
+    MemberFactory(
+        organization=organization,
+        email="ben@example.com",
+        full_name="Ben Okafor",
+        status="suspended",
+    )
+    MemberFactory(
+        organization=organization, email="gone@example.com", full_name="Gus Ortiz", status="deleted"
+    )
 
     def emails(query: str) -> set[str]:
         page = owner_client.get(f"/users/?{query}").context["page"]
