@@ -150,14 +150,15 @@ class DeprovisioningHeld(Exception):
 def _default_policy_row(organization: Organization) -> DeprovisionGuardPolicy:
     """An unsaved policy with the deployment's DEPROVISION_GUARD_* settings, clamped to the
     bounds an owner could set (`DEPROVISION_GUARD_SHARE=0` means off, at 20% if turned on)."""
-    share = Decimal(str(settings.DEPROVISION_GUARD_SHARE))
+    # A share below 0.005% rounds to 0%: stored as "off", never as a 0% the table refuses.
+    percent = min(Decimal(str(settings.DEPROVISION_GUARD_SHARE)) * 100, Decimal(100)).quantize(
+        Decimal("0.01")
+    )
     bounds = DeprovisionGuardPolicy
     return DeprovisionGuardPolicy(
         organization=organization,
-        enabled=share > 0,
-        share_percent=min(share * 100, Decimal(100)).quantize(Decimal("0.01"))
-        if share > 0
-        else Decimal(20),
+        enabled=percent > 0,
+        share_percent=percent if percent > 0 else Decimal(20),
         min_members=max(settings.DEPROVISION_GUARD_MIN_MEMBERS, 1),
         window_seconds=min(
             max(settings.DEPROVISION_GUARD_WINDOW_SECONDS, bounds.MIN_WINDOW_SECONDS),
@@ -757,8 +758,12 @@ def deprovision_hold_notify(hold_id: int) -> str:
     Only the worker that moves the notification PENDING → SENDING sends; returns "sent",
     "skipped", "retry" or "failed".
     """
+    # A hold an admin already decided needs no notice any more (a message delayed by a broker
+    # outage, or re-queued by the sweep, must not announce a hold that is over).
     claimed = DeprovisionHold.objects.filter(
-        pk=hold_id, notification=DeprovisionHold.Notification.PENDING
+        pk=hold_id,
+        notification=DeprovisionHold.Notification.PENDING,
+        state=DeprovisionHold.State.HOLDING,
     ).update(
         notification=DeprovisionHold.Notification.SENDING,
         notification_attempts=F("notification_attempts") + 1,
@@ -819,7 +824,9 @@ def deprovision_hold_notify_sweep(*, now: datetime | None = None) -> NotifySweep
     recovered = lost.update(notification=DeprovisionHold.Notification.PENDING)
     stale = now - NOTIFY_REENQUEUE_AFTER
     pending = list(
-        DeprovisionHold.objects.filter(notification=DeprovisionHold.Notification.PENDING)
+        DeprovisionHold.objects.filter(
+            notification=DeprovisionHold.Notification.PENDING, state=DeprovisionHold.State.HOLDING
+        )
         .filter(
             Q(notification_attempted_at__isnull=True, started_at__lt=stale)
             | Q(notification_attempted_at__lt=stale)

@@ -44,7 +44,15 @@ def last_owner_protect(*, member: Member, change: str) -> None:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("last_owner_protect() must run inside the transaction that changes.")
     Organization.objects.select_for_update().only("pk").get(pk=member.organization_id)
-    if _active_owner_count(member.organization) <= 1:
+    # Read again under the lock: `member` may have been loaded before another request changed it.
+    owners = Member.objects.filter(
+        organization_id=member.organization_id,
+        role=Member.Role.OWNER,
+        status=Member.Status.ACTIVE,
+    )
+    if not owners.filter(pk=member.pk).exists():
+        return
+    if not owners.exclude(pk=member.pk).exists():
         raise LastOwner(
             f"{member.user_name} is the last owner of this organization in the admin panel; "
             f"make another owner first. The {change} was not applied."

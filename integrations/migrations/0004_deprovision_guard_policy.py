@@ -12,12 +12,13 @@ def give_existing_organizations_the_defaults(apps, schema_editor):
     DEPROVISION_GUARD_* settings, now stored as its own (clamped to the form's bounds)."""
     Organization = apps.get_model("accounts", "Organization")
     Policy = apps.get_model("integrations", "DeprovisionGuardPolicy")
-    share = Decimal(str(settings.DEPROVISION_GUARD_SHARE))
+    # A share too small to show as a percentage (below 0.005%) holds everything: it is "off".
+    percent = min(Decimal(str(settings.DEPROVISION_GUARD_SHARE)) * 100, Decimal(100)).quantize(
+        Decimal("0.01")
+    )
     values = {
-        "enabled": share > 0,
-        "share_percent": min(share * 100, Decimal(100)).quantize(Decimal("0.01"))
-        if share > 0
-        else Decimal(20),
+        "enabled": percent > 0,
+        "share_percent": percent if percent > 0 else Decimal(20),
         "min_members": max(settings.DEPROVISION_GUARD_MIN_MEMBERS, 1),
         "window_seconds": min(max(settings.DEPROVISION_GUARD_WINDOW_SECONDS, 300), 7 * 24 * 3600),
         "keep_active_seconds": 24 * 3600,

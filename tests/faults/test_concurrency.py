@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from accounts.models import GroupMembership, Invitation, Member
-from tests.factories import GroupFactory, MemberFactory
+from tests.factories import GroupFactory, MemberFactory, OwnerFactory
 from tests.faults.servers import (
     LiveApp,
     Response,
@@ -101,3 +101,36 @@ def test_concurrent_group_patches_adding_different_members_lose_no_update(app, t
     assert {m["value"] for m in listed.body["members"]} == {
         str(m.scim_id) for m in Member.objects.filter(pk__in=expected)
     }
+
+
+def test_owners_suspended_and_removed_all_at_once_always_leave_one_active_owner(app, tenant):
+    # given: three active owners (the tenant's own and two more) and a token
+    owners = [
+        Member.objects.get(organization=tenant.organization, role=Member.Role.OWNER),
+        *OwnerFactory.create_batch(2, organization=tenant.organization),
+    ]
+    scim = app.scim(tenant.tenant_id, tenant.token)
+    suspend = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Replace", "path": "active", "value": "False"}],
+    }
+    calls = [
+        *(lambda o=o: scim.request("PATCH", f"/Users/{o.scim_id}", suspend) for o in owners),
+        *(lambda o=o: scim.request("DELETE", f"/Users/{o.scim_id}") for o in owners),
+    ]
+
+    # when: the identity provider suspends and deletes every owner in the same instant
+    responses = all_at_once(calls)
+
+    # then: each request either succeeded or was refused as the last owner's, and exactly one
+    # owner is still active (on PostgreSQL the requests really ran in parallel)
+    statuses = Counter(r.status for r in responses)
+    # (a PATCH that arrives after its owner was deleted finds no such user: 404)
+    assert set(statuses) <= {200, 204, 400, 404}, (statuses, app.output())
+    refused = [r.body for r in responses if r.status == 400]
+    assert refused and all(body["scimType"] == "mutability" for body in refused)
+    assert all("is the last owner of this organization" in body["detail"] for body in refused)
+    active = Member.objects.filter(
+        organization=tenant.organization, role=Member.Role.OWNER, status=Member.Status.ACTIVE
+    )
+    assert active.count() == 1

@@ -150,9 +150,10 @@ def test_a_new_organization_gets_the_deployments_defaults(guard, db):
         (0.2, 10, 3600, (True, Decimal("20.00"), 10, 3600)),
         (0, 10, 3600, (False, Decimal("20.00"), 10, 3600)),  # off, 20% if turned on
         (0.2, 0, 60, (True, Decimal("20.00"), 1, 300)),  # clamped to what a form allows
+        (0.00001, 10, 3600, (False, Decimal("20.00"), 10, 3600)),  # rounds to 0%: off
     ],
 )
-def test_the_migration_gives_existing_organizations_the_settings_they_had(
+def test_the_migration_and_a_new_organization_get_the_settings_the_deployment_had(
     guard, db, share, minimum, window, expected
 ):
     # given: an organization from before the migration (no settings row)
@@ -167,9 +168,16 @@ def test_the_migration_gives_existing_organizations_the_settings_they_had(
     migration.give_existing_organizations_the_defaults(django_apps, None)
     migration.give_existing_organizations_the_defaults(django_apps, None)  # safe to rerun
 
-    # then
+    # then: the same values for an organization created now
     row = DeprovisionGuardPolicy.objects.get(organization=organization)
     assert (row.enabled, row.share_percent, row.min_members, row.window_seconds) == expected
+    created = deprovision_guard.deprovision_guard_policy_create(organization=OrganizationFactory())
+    assert (
+        created.enabled,
+        created.share_percent,
+        created.min_members,
+        created.window_seconds,
+    ) == expected
 
 
 # --- Per-organization thresholds ---------------------------------------------------------------
@@ -300,6 +308,8 @@ def test_owner_changes_the_settings_and_the_change_is_audited_in_words(org, owne
         assert words in activity.split("Before:")[1].split("After:")[0], words
     for words in ("share: 12.5%", "minimum per window: 3 members", "window: 30 minutes"):
         assert words in activity.split("After:")[1], words
+    guard_page = client.get(GUARD_URL).content.decode()
+    assert "Last changed by owner@contoso.test on " in guard_page
     # and: saving the same values again changes and audits nothing
     client.post(
         SETTINGS_URL,
@@ -472,7 +482,7 @@ def test_off_by_the_deployments_default_says_so(guard, db):
 
     html = signed_in_client(owner).get("/").content.decode()
 
-    assert "The mass-deprovisioning guard is off by this deployment's default." in html
+    assert "The mass-deprovisioning guard has been off since this organization was set up." in html
 
 
 # --- Keep members active -------------------------------------------------------------------------
@@ -673,6 +683,22 @@ def test_the_sweep_re_enqueues_a_notice_a_lost_message_left_pending(org, owner, 
     assert len(smtp.wait_for(1, timeout=10)) == 1
     fresh.refresh_from_db()
     assert fresh.notification == DeprovisionHold.Notification.PENDING
+
+
+def test_a_notice_left_over_from_a_decided_hold_is_never_sent(org, owner, smtp, queued):
+    # given: a worker crashed mid-send, and an admin has since applied the held changes
+    hold = stuck_hold(org, claimed_ago=timedelta(hours=1))
+    DeprovisionHold.objects.filter(pk=hold.pk).update(state=DeprovisionHold.State.APPLIED)
+
+    # when: the sweep recovers the claim, and a delayed message for it arrives too
+    deprovision_hold_sweep()
+    outcome = notify_deprovision_hold.apply(args=(hold.pk,)).get()
+    deprovision_hold_sweep()
+
+    # then: nobody is told about a hold that is over, and nothing is queued for it
+    assert outcome == "skipped"
+    assert queued == []
+    assert smtp.messages == []
 
 
 def test_the_sweep_runs_every_minute(settings):
