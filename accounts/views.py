@@ -134,8 +134,9 @@ def _name_managed_by(member: Member) -> str:
     """Who owns this member's name when it is not theirs to edit ("Microsoft Entra ID")."""
     if member.source != Member.Source.IDENTITY_PROVIDER:
         return ""
-    name = _idp_name(member.organization)
-    return name if name != "identity provider" else "your identity provider"
+    from integrations.selectors import connected_provider_name
+
+    return connected_provider_name(member.organization) or "your identity provider"
 
 
 @require_POST
@@ -175,14 +176,9 @@ def organization_switch(request: PanelRequest) -> HttpResponse:
 
 def _idp_name(organization: Any) -> str:
     """How badges name the identity provider that manages members ("Microsoft Entra ID")."""
-    from integrations.providers import PROVIDERS_BY_SLUG
-    from integrations.selectors import current_token
+    from integrations.selectors import connected_provider_name
 
-    token = current_token(organization)
-    provider = PROVIDERS_BY_SLUG.get(token.provider) if token is not None else None
-    return (
-        provider.name if provider is not None and provider.slug != "scim" else "identity provider"
-    )
+    return connected_provider_name(organization) or "identity provider"
 
 
 @admin_required

@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.models import Group, Member, Organization, casefold_key
 from integrations.log_filters import STATUS_RANGES, WARNING_CLASS, ProvisioningLogFilters
 from integrations.models import ScimRequest, ScimToken
+from integrations.providers import PROVIDERS_BY_SLUG
 
 # Entra ID runs a cycle about every 40 minutes; two cycles without a request means something broke.
 STALL_AFTER = timedelta(minutes=80)
@@ -35,6 +36,14 @@ def current_token(organization: Organization) -> ScimToken | None:
     return ScimToken.objects.filter(
         organization=organization, state=ScimToken.State.CURRENT
     ).first()
+
+
+def connected_provider_name(organization: Organization) -> str:
+    """The connected identity provider's product name ("Microsoft Entra ID", "Okta"), or "" when
+    none is connected or it is a generic SCIM client: for sentences and badges in the panel."""
+    token = current_token(organization)
+    provider = PROVIDERS_BY_SLUG.get(token.provider) if token is not None else None
+    return provider.name if provider is not None and provider.slug != "scim" else ""
 
 
 def token_history(organization: Organization, *, limit: int = 10) -> QuerySet[ScimToken]:

@@ -35,7 +35,7 @@ from integrations.forms import (
 )
 from integrations.log_filters import ProvisioningLogFilterForm
 from integrations.models import DeprovisionHold, HeldDeprovisioning, ScimRequest
-from integrations.providers import PROVIDERS, PROVIDERS_BY_SLUG, Provider, get_provider_or_404
+from integrations.providers import PROVIDERS, Provider, get_provider_or_404
 
 NONCE_SESSION_KEY = "integration_credential_nonces"
 MAX_NONCES = 10
@@ -346,13 +346,6 @@ def _hold_or_404(request: PanelRequest, hold_id: int) -> DeprovisionHold:
     return hold
 
 
-def _provider_name(request: PanelRequest) -> str:
-    """The connected identity provider's name, for sentences about what it may do."""
-    current = selectors.current_token(request.organization)
-    provider = PROVIDERS_BY_SLUG.get(current.provider) if current is not None else None
-    return provider.name if provider is not None and provider.slug != "scim" else ""
-
-
 def _guard_page(
     request: PanelRequest, form: GuardSettingsForm | None = None, *, status: int = 200
 ) -> HttpResponse:
@@ -371,7 +364,7 @@ def _guard_page(
             "policy": policy,
             "is_owner": is_owner,
             "form": form,
-            "provider_name": _provider_name(request),
+            "provider_name": selectors.connected_provider_name(request.organization),
             "share_percent": f"{row.share_percent.normalize():f}",
             "count": count,
             "allowed": min(count.limit, count.members),
