@@ -144,7 +144,13 @@ def _name_managed_by(member: Member) -> str:
 def account_name(request: PanelRequest) -> HttpResponse:
     form = NameForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Enter your given name and your family name.")
+        codes = {error.code for errors in form.errors.as_data().values() for error in errors}
+        messages.error(
+            request,
+            "Each part of your name can be at most 100 characters."
+            if "max_length" in codes
+            else "Enter your given name and your family name.",
+        )
         return redirect("account")
     try:
         changed = directory.member_rename(

@@ -104,26 +104,21 @@ class GuardSettingsForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if "window_value" in data and "window_unit" in data:
-            window = data["window_value"] * UNIT_SECONDS[data["window_unit"]]
-            if not (
-                DeprovisionGuardPolicy.MIN_WINDOW_SECONDS
-                <= window
-                <= DeprovisionGuardPolicy.MAX_WINDOW_SECONDS
-            ):
-                self.add_error("window_value", "The window must be from 5 minutes to 7 days.")
+        policy = DeprovisionGuardPolicy
+        for prefix, field, low, high, message in (
+            ("window", "window_seconds", policy.MIN_WINDOW_SECONDS, policy.MAX_WINDOW_SECONDS,
+             "The window must be from 5 minutes to 7 days."),
+            ("keep", "keep_active_seconds", policy.MIN_KEEP_ACTIVE_SECONDS,
+             policy.MAX_KEEP_ACTIVE_SECONDS, "Members can be kept active for 1 hour to 30 days."),
+        ):  # fmt: skip
+            value, unit = data.get(f"{prefix}_value"), data.get(f"{prefix}_unit")
+            if value is None or unit is None:
+                continue
+            seconds = value * UNIT_SECONDS[unit]
+            if low <= seconds <= high:
+                data[field] = seconds
             else:
-                data["window_seconds"] = window
-        if "keep_value" in data and "keep_unit" in data:
-            keep = data["keep_value"] * UNIT_SECONDS[data["keep_unit"]]
-            if not (
-                DeprovisionGuardPolicy.MIN_KEEP_ACTIVE_SECONDS
-                <= keep
-                <= DeprovisionGuardPolicy.MAX_KEEP_ACTIVE_SECONDS
-            ):
-                self.add_error("keep_value", "Members can be kept active for 1 hour to 30 days.")
-            else:
-                data["keep_active_seconds"] = keep
+                self.add_error(f"{prefix}_value", message)
         return data
 
 

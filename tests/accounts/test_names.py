@@ -133,6 +133,16 @@ def test_an_incomplete_name_is_refused():
     assert member.family_name == "Lovelace"
 
 
+def test_a_name_too_long_says_so():
+    member = ActiveMemberFactory(given_name="Ada", family_name="Lovelace")
+    response = signed_in_client(member).post(
+        "/account/name/", {"given_name": "Ada", "family_name": "L" * 101}, follow=True
+    )
+    assert b"Each part of your name can be at most 100 characters." in response.content
+    member.refresh_from_db()
+    assert member.family_name == "Lovelace"
+
+
 def test_a_member_the_identity_provider_manages_cannot_change_their_name():
     # given
     owner = OwnerFactory()
