@@ -68,3 +68,14 @@ def screenshot(page, name: str, *, full_page: bool = True) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+def sign_in(page, email: str) -> None:
+    """Sign in on /login/ with the factories' password and wait for the landing page."""
+    from tests.factories import DEFAULT_PASSWORD
+
+    page.goto("/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", level=1).wait_for()

@@ -31,7 +31,7 @@ from accounts.audit import Actor
 from accounts.models import Invitation, Member, Organization
 from accounts.services import invitations as invitation_services
 from integrations.models import DeprovisionHold, ScimRequest
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, sign_in
 from tests.browser.test_two_factor import code_for
 from tests.factories import (
     DEFAULT_PASSWORD,
@@ -523,14 +523,6 @@ def run_visits(page, visits: list[Visit], data: dict[str, Any]) -> Findings:
 
 
 # --- The data each scenario needs ---------------------------------------------------------------
-
-
-def sign_in(page, email: str) -> None:
-    page.goto("/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("heading", level=1).wait_for()
 
 
 def invitation_for(organization: Organization, email: str) -> tuple[Member, Invitation, str]:

@@ -6,18 +6,10 @@ import pytest
 
 from integrations import services
 from integrations.models import ScimToken
-from tests.browser.conftest import screenshot
-from tests.factories import DEFAULT_PASSWORD, OwnerFactory
+from tests.browser.conftest import screenshot, sign_in
+from tests.factories import OwnerFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, email: str) -> None:
-    page.goto("/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("heading", level=1).wait_for()
 
 
 def test_admin_gets_and_regenerates_entra_credentials(page, live_server, settings):

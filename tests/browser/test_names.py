@@ -6,17 +6,10 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import AuditLogEntry, Member
-from tests.browser.conftest import screenshot
-from tests.factories import DEFAULT_PASSWORD, ActiveMemberFactory, OwnerFactory
+from tests.browser.conftest import screenshot, sign_in
+from tests.factories import ActiveMemberFactory, OwnerFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, email: str) -> None:
-    page.goto("/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_owner_invites_by_name_and_corrects_their_own_name(page):
