@@ -303,6 +303,20 @@ DEPROVISION_GUARD_SHARE = env.float("DEPROVISION_GUARD_SHARE", default=0.2)
 DEPROVISION_GUARD_MIN_MEMBERS = env.int("DEPROVISION_GUARD_MIN_MEMBERS", default=10)
 DEPROVISION_GUARD_WINDOW_SECONDS = env.int("DEPROVISION_GUARD_WINDOW_SECONDS", default=3600)
 
+# --- Single sign-on (OpenID Connect relying party, integrations/oidc.py) --------------------------
+# Seconds the provider's metadata and its signing keys stay in the cache. A token signed with a key
+# not in the cached set fetches the set once more, unless it was fetched less than
+# SSO_JWKS_MIN_REFRESH_SECONDS ago (made-up key ids cannot make every attempt call the provider).
+SSO_METADATA_CACHE_SECONDS = env.int("SSO_METADATA_CACHE_SECONDS", default=3600)
+SSO_JWKS_CACHE_SECONDS = env.int("SSO_JWKS_CACHE_SECONDS", default=3600)
+SSO_JWKS_MIN_REFRESH_SECONDS = env.int("SSO_JWKS_MIN_REFRESH_SECONDS", default=10)
+# Clock difference tolerated on an ID token's exp and iat.
+SSO_CLOCK_SKEW_SECONDS = env.int("SSO_CLOCK_SKEW_SECONDS", default=60)
+# Timeout of each call to the provider (discovery, keys, code exchange).
+SSO_HTTP_TIMEOUT_SECONDS = env.float("SSO_HTTP_TIMEOUT_SECONDS", default=10.0)
+# Accept an http:// issuer on a loopback address (a local test provider). Never in production.
+SSO_ALLOW_INSECURE_LOOPBACK_ISSUER = env.bool("SSO_ALLOW_INSECURE_LOOPBACK_ISSUER", default=False)
+
 # --- Invitations ----------------------------------------------------------------------------------
 # Delivery attempts before an invitation is marked failed (it can then be resent from the panel).
 INVITATION_MAX_ATTEMPTS = env.int("INVITATION_MAX_ATTEMPTS", default=5)
