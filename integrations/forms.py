@@ -162,3 +162,19 @@ class HoldDecisionForm(forms.Form):
     def keep_period(self) -> timedelta | None:
         value = self.cleaned_data.get("keep_for")
         return timedelta(seconds=value) if value else None
+
+
+class EmailDomainForm(forms.Form):
+    domain = forms.CharField(
+        label="Domain",
+        max_length=300,
+        help_text="The part after @ in your people's email addresses, such as example.com.",
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "spellcheck": "false",
+                "autocapitalize": "none",
+                "aria-describedby": "id_domain_help",
+            }
+        ),
+    )

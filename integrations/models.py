@@ -333,3 +333,62 @@ class DeprovisionGuardPolicy(models.Model):
     def __str__(self) -> str:
         state = "on" if self.enabled else "off"
         return f"{self.organization} guard {state}: {self.share_percent}% / {self.min_members}"
+
+
+class EmailDomain(models.Model):
+    """A domain an organization claims for its people's email addresses.
+
+    Single sign-on routes a person from the sign-in page to the identity provider of the
+    organization that VERIFIED their email's domain (integrations/domains.py), so a claim counts
+    only once its DNS record proves the organization controls the domain. Several organizations
+    may claim a domain while it is PENDING; the database lets at most one of them verify it.
+    `domain` is the normalized ASCII form (lowercase, punycode, no trailing dot).
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting for the DNS record"
+        VERIFIED = "verified", "Verified"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="email_domains"
+    )
+    domain = models.CharField(max_length=253)
+    # Published in DNS, so not a secret: random only so that nobody can publish it in advance.
+    token = models.CharField(max_length=64)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    added_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    added_by_label = models.CharField(max_length=254)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    # Why the last check failed, in words for the admin (blank: never checked, or verified).
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["domain", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "domain"], name="email_domain_once_per_org"
+            ),
+            # The rule single sign-on relies on: one organization owns a verified domain.
+            models.UniqueConstraint(
+                fields=["domain"],
+                condition=Q(state="verified"),
+                name="email_domain_verified_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=["pending", "verified"]), name="email_domain_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="verified") | Q(verified_at__isnull=False),
+                name="email_domain_verified_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "created_at"], name="email_domain_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.domain

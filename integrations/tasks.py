@@ -1,10 +1,12 @@
-"""Periodic upkeep of SCIM credentials and hold notices. Tasks stay thin: they call one service."""
+"""Periodic upkeep of SCIM credentials, hold notices and email-domain checks. Tasks stay thin:
+they call one service."""
 
 from __future__ import annotations
 
 from celery import Task, shared_task
 
 from integrations.services import scim_request_log_prune, scim_tokens_expire_overlaps
+from nordpass_admin.publish import publish
 
 
 @shared_task(name="integrations.expire_scim_token_overlaps")
@@ -36,3 +38,22 @@ def deprovision_hold_sweep() -> dict[str, int]:
 
     report = deprovision_hold_notify_sweep()
     return {"recovered": report.recovered, "requeued": report.requeued, "failed": report.failed}
+
+
+@shared_task(name="integrations.email_domain_recheck_sweep")
+def email_domain_recheck_sweep() -> int:
+    """Every 10 minutes: queue a check of each pending email domain (for 7 days after its claim),
+    so a TXT record published after the owner left the page verifies by itself."""
+    from integrations.domains import email_domains_due
+
+    due = email_domains_due()
+    for domain_id in due:
+        publish(check_email_domain, domain_id, retried_by="the next re-check sweep")
+    return len(due)
+
+
+@shared_task(name="integrations.check_email_domain", acks_late=True)
+def check_email_domain(domain_id: int) -> str:
+    from integrations.domains import email_domain_recheck
+
+    return email_domain_recheck(domain_id)

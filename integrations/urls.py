@@ -3,7 +3,7 @@ from django.urls import path
 from integrations import views
 
 urlpatterns = [
-    # Before "<slug:slug>/", which would take "deprovision-guard" for a provider.
+    # Before "<slug:slug>/", which would take "deprovision-guard" or "domains" for a provider.
     path(
         "deprovision-guard/", views.deprovision_guard_overview, name="integration_deprovision_guard"
     ),
@@ -21,6 +21,18 @@ urlpatterns = [
         "deprovision-guard/<int:hold_id>/<slug:decision>/",
         views.deprovision_hold_decide,
         name="integration_deprovision_decide",
+    ),
+    path("domains/", views.email_domains, name="integration_email_domains"),
+    path("domains/add/", views.email_domain_add, name="integration_email_domain_add"),
+    path(
+        "domains/<int:domain_id>/check/",
+        views.email_domain_check,
+        name="integration_email_domain_check",
+    ),
+    path(
+        "domains/<int:domain_id>/remove/",
+        views.email_domain_remove,
+        name="integration_email_domain_remove",
     ),
     path("", views.integration_list, name="integration_list"),
     path("<slug:slug>/", views.integration_detail, name="integration_detail"),

@@ -26,15 +26,16 @@ from accounts.exceptions import InvalidInput
 from accounts.middleware import PanelRequest
 from accounts.models import Member
 from accounts.permissions import admin_required
-from integrations import deprovision_guard, selectors, services
+from integrations import deprovision_guard, domains, selectors, services
 from integrations.forms import (
+    EmailDomainForm,
     GuardSettingsForm,
     HoldDecisionForm,
     IssueCredentialsForm,
     RevokeCredentialsForm,
 )
 from integrations.log_filters import ProvisioningLogFilterForm
-from integrations.models import DeprovisionHold, HeldDeprovisioning, ScimRequest
+from integrations.models import DeprovisionHold, EmailDomain, HeldDeprovisioning, ScimRequest
 from integrations.providers import PROVIDERS, Provider, get_provider_or_404
 
 NONCE_SESSION_KEY = "integration_credential_nonces"
@@ -508,3 +509,106 @@ def deprovision_hold_decide(request: PanelRequest, hold_id: int, decision: str) 
             "keep_words": deprovision_guard.describe_duration(keep_default),
         },
     )
+
+
+# --- Email domains ------------------------------------------------------------------------------
+
+
+def _owner_only(request: PanelRequest, doing: str) -> None:
+    if request.member.role != Member.Role.OWNER:
+        raise PermissionDenied(f"Only owners can {doing}.")
+
+
+def _domain_or_404(request: PanelRequest, domain_id: int) -> EmailDomain:
+    domain = domains.domain_for_organization(request.organization, domain_id)
+    if domain is None:
+        raise Http404("No such email domain in this organization.")
+    return domain
+
+
+def _domains_page(
+    request: PanelRequest, form: EmailDomainForm | None = None, *, status: int = 200
+) -> HttpResponse:
+    is_owner = request.member.role == Member.Role.OWNER
+    now = timezone.now()
+    rows = [
+        {
+            "domain": domain,
+            "display": domains.domain_display(domain.domain),
+            "record_name": domains.record_name(domain),
+            "record_value": domains.record_value(domain),
+            "recheck_stopped": domains.recheck_stopped(domain, now=now),
+        }
+        for domain in domains.organization_domains(request.organization)
+    ]
+    return render(
+        request,
+        "integrations/email_domains.html",
+        {
+            "rows": rows,
+            "is_owner": is_owner,
+            "form": form if form is not None else (EmailDomainForm() if is_owner else None),
+            "recheck_days": domains.RECHECK_FOR.days,
+        },
+        status=status,
+    )
+
+
+@never_cache
+@admin_required
+def email_domains(request: PanelRequest) -> HttpResponse:
+    return _domains_page(request)
+
+
+@never_cache
+@require_POST
+@admin_required
+def email_domain_add(request: PanelRequest) -> HttpResponse:
+    _owner_only(request, "add email domains")
+    form = EmailDomainForm(request.POST)
+    if form.is_valid():
+        try:
+            domain = domains.email_domain_add(
+                organization=request.organization,
+                actor=Actor.for_user(request.user),
+                domain=form.cleaned_data["domain"],
+            )
+        except InvalidInput as exc:
+            form.add_error("domain", str(exc))
+        else:
+            messages.success(
+                request,
+                f"{domains.domain_display(domain.domain)} added. Publish its TXT record at your "
+                "DNS provider, then click Check now.",
+            )
+            return redirect("integration_email_domains")
+    return _domains_page(request, form, status=HTTPStatus.BAD_REQUEST)
+
+
+@never_cache
+@require_POST
+@admin_required
+def email_domain_check(request: PanelRequest, domain_id: int) -> HttpResponse:
+    domain = _domain_or_404(request, domain_id)
+    _owner_only(request, "check email domains")
+    name = domains.domain_display(domain.domain)
+    if domain.state == EmailDomain.State.VERIFIED:
+        messages.info(request, f"{name} is already verified.")
+        return redirect("integration_email_domains")
+    row = domains.email_domain_check(domain=domain, actor=Actor.for_user(request.user))
+    if row.state == EmailDomain.State.VERIFIED:
+        messages.success(request, f"{name} is verified.")
+    else:
+        messages.warning(request, f"{name} is not verified yet: {row.last_error}")
+    return redirect("integration_email_domains")
+
+
+@never_cache
+@require_POST
+@admin_required
+def email_domain_remove(request: PanelRequest, domain_id: int) -> HttpResponse:
+    domain = _domain_or_404(request, domain_id)
+    _owner_only(request, "remove email domains")
+    domains.email_domain_remove(domain=domain, actor=Actor.for_user(request.user))
+    messages.success(request, f"{domains.domain_display(domain.domain)} removed.")
+    return redirect("integration_email_domains")

@@ -238,6 +238,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.deprovision_hold_sweep",
         "schedule": 60.0,
     },
+    "email-domain-recheck-sweep": {
+        "task": "integrations.email_domain_recheck_sweep",
+        "schedule": 600.0,
+    },
 }
 # How long /readyz waits for the broker before calling it unreachable.
 BROKER_HEALTH_TIMEOUT = env.float("BROKER_HEALTH_TIMEOUT", default=2.0)
@@ -302,6 +306,10 @@ SCIM_LOG_FLUSH_SECONDS = env.float("SCIM_LOG_FLUSH_SECONDS", default=0.5)
 DEPROVISION_GUARD_SHARE = env.float("DEPROVISION_GUARD_SHARE", default=0.2)
 DEPROVISION_GUARD_MIN_MEMBERS = env.int("DEPROVISION_GUARD_MIN_MEMBERS", default=10)
 DEPROVISION_GUARD_WINDOW_SECONDS = env.int("DEPROVISION_GUARD_WINDOW_SECONDS", default=3600)
+# Email-domain verification (integrations/domains.py): the DNS servers that look up the TXT
+# records, as comma-separated IP[:port] (empty: the system resolver), and how long a lookup waits.
+DOMAIN_VERIFICATION_NAMESERVERS = env.str("DOMAIN_VERIFICATION_NAMESERVERS", default="")
+DOMAIN_VERIFICATION_TIMEOUT = env.float("DOMAIN_VERIFICATION_TIMEOUT", default=5.0)
 
 # --- Single sign-on (OpenID Connect relying party, integrations/oidc.py) --------------------------
 # Seconds the provider's metadata and its signing keys stay in the cache. A token signed with a key

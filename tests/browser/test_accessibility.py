@@ -30,9 +30,11 @@ from django.utils.http import urlsafe_base64_encode
 from accounts.audit import Actor
 from accounts.models import Invitation, Member, Organization
 from accounts.services import invitations as invitation_services
-from integrations.models import DeprovisionHold, ScimRequest
+from integrations import domains
+from integrations.models import DeprovisionHold, EmailDomain, ScimRequest
 from tests.browser.conftest import screenshot, sign_in
 from tests.browser.test_two_factor import code_for
+from tests.dns_server import loopback_dns
 from tests.factories import (
     DEFAULT_PASSWORD,
     ActiveMemberFactory,
@@ -71,6 +73,8 @@ NOT_PAGES = {
     "group_admin_mapping": "POST, redirects to the group",
     "two_factor_disable": "POST, redirects to the account page",
     "two_factor_replace": "POST, redirects to the set-up page (audited there)",
+    "integration_email_domain_check": "POST, redirects to the email domains page",
+    "integration_email_domain_remove": "POST, redirects to the email domains page",
 }
 # Mounted apps that are not the panel: SCIM speaks JSON, Django's admin and anymail's webhooks
 # are not pages an organization's people use.
@@ -248,6 +252,18 @@ OWNER_EMPTY = [
     ),
     Visit("account-owner", "account", "/account/"),
     Visit("not-found-signed-in", "404", "/users/999999/", 404),
+    Visit("email-domains-empty", "integration_email_domains", "/integrations/domains/"),
+    Visit(
+        "email-domain-add-error",
+        "integration_email_domain_add",
+        then("/integrations/domains/", submit("Add domain", Domain="https://acme.test/")),
+        status=400,
+    ),
+    Visit(
+        "email-domain-added",
+        "integration_email_domains",
+        then("/integrations/domains/", submit("Add domain", Domain="acme.test")),
+    ),
     Visit(
         "credentials-issued",
         "integration_credentials",
@@ -351,6 +367,7 @@ OWNER_CONNECTED = [
         ),
     ),
     Visit("dashboard-guard-off", "dashboard", "/"),
+    Visit("email-domains", "integration_email_domains", "/integrations/domains/"),
     # Two-factor sign-in: set-up, the recovery codes, new ones, and the code step at sign-in.
     Visit("two-factor-setup", "two_factor_setup", "/account/two-factor/setup/"),
     Visit(
@@ -592,6 +609,7 @@ def connect_and_provision(organization: Organization, secret: str, settings) -> 
     failed, invitation, _ = invitation_for(organization, "fred@acme.test")
     invitation_services.invitation_mark_failed(invitation.pk, reason="550 5.1.1 User unknown")
     admin = AdminFactory(organization=organization, email="adam@acme.test", full_name="Adam Admin")
+    email_domains_in_every_state(organization, owner, settings)
     in_org = Member.objects.filter(organization=organization)
     log = ScimRequest.objects.filter(organization=organization)
     return {
@@ -607,6 +625,30 @@ def connect_and_provision(organization: Organization, secret: str, settings) -> 
         "log_error": log.get(status_code=400).pk,
         "hold": DeprovisionHold.objects.get(organization=organization).pk,
     }  # fmt: skip
+
+
+def email_domains_in_every_state(organization: Organization, owner: Member, settings) -> None:
+    """acme.test (added on the page) failed its check; acme-sales.test verified; acme.example
+    verified by another organization first."""
+    actor = Actor.for_user(owner.user)
+    with loopback_dns() as dns:
+        settings.DOMAIN_VERIFICATION_NAMESERVERS = dns.address
+        domains.email_domain_check(
+            domain=EmailDomain.objects.get(organization=organization, domain="acme.test"),
+            actor=actor,
+        )
+        verified = domains.email_domain_add(
+            organization=organization, actor=actor, domain="acme-sales.test"
+        )
+        dns.publish_txt(domains.record_name(verified), domains.record_value(verified))
+        assert domains.email_domain_check(domain=verified, actor=actor).state == "verified"
+        other = OwnerFactory()
+        theirs = domains.email_domain_add(
+            organization=other.organization, actor=Actor.for_user(other.user), domain="acme.example"
+        )
+        dns.publish_txt(domains.record_name(theirs), domains.record_value(theirs))
+        domains.email_domain_check(domain=theirs, actor=Actor.system("tests"))
+        domains.email_domain_add(organization=organization, actor=actor, domain="acme.example")
 
 
 # --- Tests ----------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from accounts.models import (
     MemberEmail,
     Organization,
 )
-from integrations.models import DeprovisionGuardPolicy, DeprovisionHold, ScimToken
+from integrations.models import DeprovisionGuardPolicy, DeprovisionHold, EmailDomain, ScimToken
 
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 
@@ -74,6 +74,7 @@ def organization_snapshot(organization: Organization) -> dict[str, Any]:
         "tokens": _rows(ScimToken.objects.filter(organization=organization)),
         "guard": _rows(DeprovisionGuardPolicy.objects.filter(organization=organization)),
         "holds": _rows(DeprovisionHold.objects.filter(organization=organization)),
+        "email_domains": _rows(EmailDomain.objects.filter(organization=organization)),
     }
 
 

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from accounts.middleware import SESSION_KEY
 from accounts.models import Member
-from integrations.models import DeprovisionHold, ScimRequest
+from integrations.models import DeprovisionHold, EmailDomain, ScimRequest
 from tests.conftest import signed_in_client
 from tests.factories import (
     ActiveMemberFactory,
@@ -369,6 +370,17 @@ class Panel:
             )
             for org in (tenants.org_a, tenants.org_b)
         )
+        # An email domain each organization claimed; B verified its own.
+        self.domain_a = EmailDomain.objects.create(
+            organization=tenants.org_a, domain="contoso.example", token="a" * 32
+        )
+        self.domain_b = EmailDomain.objects.create(
+            organization=tenants.org_b,
+            domain="fabrikam.example",
+            token="b" * 32,
+            state=EmailDomain.State.VERIFIED,
+            verified_at=timezone.now(),
+        )
 
     def markers(self) -> list[bytes]:
         return [*self.tenants.b_markers(), b"owner@fabrikam.example"]
@@ -406,6 +418,7 @@ ADMIN_PAGES: list[tuple[str, str, dict[str, str]]] = [
     ("GET", "/activity/provisioning/", {}),
     ("GET", "/activity/provisioning/export.csv", {}),
     ("GET", "/integrations/deprovision-guard/", {}),
+    ("GET", "/integrations/domains/", {}),
 ]
 
 # Pages and actions that take an object id: {member}, {group}, {entry} are filled in.
@@ -427,6 +440,8 @@ OBJECT_PAGES: list[tuple[str, str, dict[str, str]]] = [
     ("POST", "/integrations/deprovision-guard/{hold}/apply/", {"confirm": "on"}),
     ("POST", "/integrations/deprovision-guard/{hold}/keep/", {"confirm": "on"}),
     ("POST", "/integrations/deprovision-guard/{hold}/resume/", {"confirm": "on"}),
+    ("POST", "/integrations/domains/{domain}/check/", {}),
+    ("POST", "/integrations/domains/{domain}/remove/", {}),
 ]
 
 # Actions on the signed-in person's own organization (credentials), POSTed.
@@ -434,6 +449,8 @@ ORG_ACTIONS: list[tuple[str, str, dict[str, str]]] = [
     ("POST", "/users/invite/", {"email": "new@contoso.example", "role": "member"}),
     ("POST", "/integrations/entra-id/credentials/", {"nonce": "x"}),
     ("POST", "/integrations/entra-id/credentials/revoke/", {"confirm": "on"}),
+    # An email domain B claimed: A's claim is A's own, B's stays as it was.
+    ("POST", "/integrations/domains/add/", {"domain": "fabrikam.example"}),
     # The guard's settings: only the signed-in owner's organization, never B's.
     (
         "POST",
@@ -462,6 +479,7 @@ def _b_ids(panel: Panel) -> dict[str, int]:
         "group": panel.group_b.pk,
         "entry": panel.entry_b.pk,
         "hold": panel.hold_b.pk,
+        "domain": panel.domain_b.pk,
     }
 
 
@@ -471,6 +489,7 @@ def _a_ids(panel: Panel) -> dict[str, int]:
         "group": panel.group_a.pk,
         "entry": panel.entry_a.pk,
         "hold": panel.hold_a.pk,
+        "domain": panel.domain_a.pk,
     }
 
 
@@ -490,6 +509,8 @@ def test_an_admin_of_a_cannot_reach_bs_objects_by_id(panel, who, method, path, d
     assert organization_snapshot(panel.tenants.org_b) == before_b
     panel.hold_b.refresh_from_db()
     assert panel.hold_b.state == DeprovisionHold.State.HOLDING
+    panel.domain_b.refresh_from_db()
+    assert panel.domain_b.state == EmailDomain.State.VERIFIED
 
 
 @pytest.mark.parametrize(("method", "path", "data"), ADMIN_PAGES + ORG_ACTIONS)
