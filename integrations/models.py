@@ -392,3 +392,68 @@ class EmailDomain(models.Model):
 
     def __str__(self) -> str:
         return self.domain
+
+
+class SsoConnection(models.Model):
+    """An organization's single sign-on through its identity provider (OpenID Connect).
+
+    One per organization: the identity provider that provisions its people also signs them in.
+    The client secret is sealed with a key derived from SECRET_KEY (accounts/twofactor.py's
+    `seal_secret`), shown to nobody after it is saved, and replaced, never edited. What the
+    protocol does with these values is integrations/oidc.py.
+    """
+
+    class Policy(models.TextChoices):
+        OFF = "off", "Off"
+        OPTIONAL = "optional", "Optional: password or single sign-on"
+        REQUIRED = "required", "Required: single sign-on only (owners keep a password)"
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, related_name="sso_connection"
+    )
+    # The provider page it was set up on ("entra-id", "okta", "scim"): wording and buttons.
+    provider = models.CharField(max_length=20)
+    # The exact issuer the ID token's `iss` must equal (for Entra ID, built from the tenant id).
+    issuer = models.URLField(max_length=500)
+    # Entra ID only: the directory (tenant) id every token's `tid` must name.
+    entra_tenant_id = models.CharField(max_length=36, blank=True)
+    client_id = models.CharField(max_length=255)
+    client_secret_sealed = models.TextField()
+    # Entra client secrets expire: owners and admins are warned 30 days ahead.
+    secret_expires_on = models.DateField(null=True, blank=True)
+    policy = models.CharField(max_length=10, choices=Policy.choices, default=Policy.OFF)
+    # The last successful "Test single sign-on", by whom.
+    tested_at = models.DateTimeField(null=True, blank=True)
+    tested_by_label = models.CharField(max_length=254, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.organization} SSO via {self.issuer} ({self.policy})"
+
+
+class SsoLink(models.Model):
+    """Which member a provider's identity is, once matched.
+
+    Set on the person's first SSO sign-in, by matching the identity the provider asserts for the
+    userName it provisioned (case-insensitively, within the organization only); from then on the
+    provider's stable id (`link_key`: Entra's `tid/oid`, otherwise `sub`) decides, whatever the
+    person's username becomes. Scoped to one organization: a link never opens another.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    member = models.OneToOneField(Member, on_delete=models.CASCADE, related_name="sso_link")
+    issuer = models.URLField(max_length=500)
+    link_key = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_sign_in_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "issuer", "link_key"], name="sso_link_unique_identity"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member} = {self.issuer} {self.link_key}"
