@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
+from accounts import session_scope
 from accounts.models import Member, Organization, TwoFactorDevice, User
 from accounts.selectors import active_memberships
 from accounts.services.twofactor import two_factor_required
@@ -39,7 +40,8 @@ def current_member(request: HttpRequest) -> Member | None:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None
-    memberships = active_memberships(user)
+    # Only the organizations this session proved itself for (accounts/session_scope.py).
+    memberships = session_scope.scoped(request, active_memberships(user))
     chosen = request.session.get(SESSION_KEY)
     if chosen is not None:
         member = memberships.filter(pk=chosen).first()

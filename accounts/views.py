@@ -18,7 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import ratelimit, selectors, twofactor, views_twofactor
+from accounts import ratelimit, selectors, session_scope, twofactor, views_twofactor
 from accounts.audit import Actor
 from accounts.csv_export import csv_lines, csv_response
 from accounts.exceptions import AccountsError
@@ -57,7 +57,9 @@ class SignInView(auth_views.LoginView):
         the code page comes next; `login()` runs only once the code is accepted."""
         user = form.get_user()
         if not twofactor.is_enabled(user):
-            return super().form_valid(form)
+            response = super().form_valid(form)
+            session_scope.grant_password(self.request, selectors.active_memberships(user))
+            return response
         return views_twofactor.begin_pending_sign_in(
             self.request,
             user=user,

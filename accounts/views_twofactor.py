@@ -22,6 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts import session_scope
 from accounts import twofactor as tf
 from accounts.exceptions import AccountsError
 from accounts.forms import OrganizationSecurityForm, TwoFactorCodeForm
@@ -97,6 +98,7 @@ def login_two_factor(request: HttpRequest) -> HttpResponse:
         else:
             request.session.pop(PENDING_KEY, None)
             login(request, user, backend=pending["backend"])
+            session_scope.grant_password(request, active_memberships(user))
             mark_two_factor_verified(request, check.confirmed_at)
             if check.method == "recovery":
                 messages.warning(
