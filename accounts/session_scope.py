@@ -26,16 +26,18 @@ Method = Literal["password", "sso"]
 REQUIRED = "required"  # integrations.models.SsoConnection.Policy.REQUIRED, without the import cycle
 
 
-def password_allowed(memberships: QuerySet[Member]) -> QuerySet[Member]:
+def _password_opens() -> Q:
     """The memberships a password opens: SSO not required there, or the person is an owner."""
-    return memberships.filter(
-        Q(role=Member.Role.OWNER) | ~Q(organization__sso_connection__policy=REQUIRED)
-    )
+    return Q(role=Member.Role.OWNER) | ~Q(organization__sso_connection__policy=REQUIRED)
+
+
+def password_allowed(memberships: QuerySet[Member]) -> QuerySet[Member]:
+    return memberships.filter(_password_opens())
 
 
 def granted(request: HttpRequest) -> dict[str, Method] | None:
     """The organizations this session proved itself for, by id; None for a password session
-    from before the key existed (every organization a password opens)."""
+    from before the key existed."""
     value = request.session.get(SESSION_KEY)
     return dict(value) if isinstance(value, dict) else None
 
@@ -48,7 +50,7 @@ def grant(request: HttpRequest, organization: Organization, method: Method) -> N
 
 
 def grant_password(request: HttpRequest, memberships: QuerySet[Member]) -> None:
-    """After a password sign-in: every organization of `memberships` a password opens."""
+    """After a password sign-in: the organizations of `memberships` a password opens now."""
     scope = granted(request) or {}
     for organization_id in password_allowed(memberships).values_list("organization_id", flat=True):
         scope.setdefault(str(organization_id), "password")
@@ -56,15 +58,17 @@ def grant_password(request: HttpRequest, memberships: QuerySet[Member]) -> None:
 
 
 def scoped(request: HttpRequest, memberships: QuerySet[Member]) -> QuerySet[Member]:
-    """`memberships` narrowed to the organizations this session may open now."""
+    """`memberships` narrowed to the organizations this session may open now.
+
+    A session that proved a password opens whatever a password opens now (an organization the
+    person joined since included; one whose policy became "required" since excluded); a single
+    sign-on opens its own organization only.
+    """
     scope = granted(request)
     if scope is None:
         return password_allowed(memberships)
-    allowed = [int(pk) for pk, method in scope.items() if method in ("password", "sso")]
-    by_password = [int(pk) for pk, method in scope.items() if method == "password"]
-    # A password grant made earlier still yields to a policy made "required" since.
-    return memberships.filter(organization_id__in=allowed).exclude(
-        Q(organization_id__in=by_password)
-        & ~Q(role=Member.Role.OWNER)
-        & Q(organization__sso_connection__policy=REQUIRED)
-    )
+    by_sso = [int(pk) for pk, method in scope.items() if method == "sso"]
+    opens = Q(organization_id__in=by_sso)
+    if "password" in scope.values():
+        opens |= _password_opens()
+    return memberships.filter(opens)
