@@ -77,16 +77,16 @@ def domain_normalize(value: str) -> str:
     text = text.removesuffix(".")
     if not text:
         raise InvalidInput("Enter a domain, such as example.com.")
-    if _NOT_IN_A_DOMAIN.search(text):
-        raise InvalidInput(
-            "Enter only the domain, such as example.com, without https:// or a path."
-        )
     try:
-        ipaddress.ip_address(text)
+        ipaddress.ip_address(text.strip("[]"))
     except ValueError:
         pass
     else:
         raise InvalidInput("An IP address is not a domain. Enter a domain, such as example.com.")
+    if _NOT_IN_A_DOMAIN.search(text):
+        raise InvalidInput(
+            "Enter only the domain, such as example.com, without https:// or a path."
+        )
     try:
         ascii_name = idna.encode(text, uts46=True).decode("ascii").lower()
     except (idna.IDNAError, UnicodeError):

@@ -598,6 +598,8 @@ def email_domain_check(request: PanelRequest, domain_id: int) -> HttpResponse:
     row = domains.email_domain_check(domain=domain, actor=Actor.for_user(request.user))
     if row.state == EmailDomain.State.VERIFIED:
         messages.success(request, f"{name} is verified.")
+    elif not row.last_error:
+        messages.info(request, f"{name} was removed meanwhile.")
     else:
         messages.warning(request, f"{name} is not verified yet: {row.last_error}")
     return redirect("integration_email_domains")
