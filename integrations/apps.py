@@ -1,5 +1,23 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models.signals import post_delete, post_save
+
+
+def check_domain_verification_nameservers(**kwargs: Any) -> list[checks.CheckMessage]:
+    """A malformed DOMAIN_VERIFICATION_NAMESERVERS stops `migrate`, `check` and the dev server at
+    start, not an owner's "Check now" later."""
+    from django.conf import settings
+
+    from integrations.domains import _nameservers
+
+    try:
+        _nameservers(settings.DOMAIN_VERIFICATION_NAMESERVERS)
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="integrations.E001")]
+    return []
 
 
 class IntegrationsConfig(AppConfig):
@@ -8,6 +26,7 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integrations"
 
     def ready(self) -> None:
+        checks.register(check_domain_verification_nameservers)
         from accounts.models import Organization
         from integrations import credential_cache
         from integrations.models import ScimToken

@@ -531,3 +531,14 @@ def test_a_removed_domains_queued_check_does_nothing(org, owner):
     domains.email_domain_remove(domain=domain, actor=Actor.for_user(owner.user))
 
     assert check_email_domain.apply(args=(domain.pk,)).get() == "skipped"
+
+
+def test_a_malformed_nameserver_setting_fails_the_system_check(settings):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    settings.DOMAIN_VERIFICATION_NAMESERVERS = "10.0.0.2, dns.example.com"
+    with pytest.raises(SystemCheckError, match=r"dns\.example\.com"):
+        call_command("check")
+    settings.DOMAIN_VERIFICATION_NAMESERVERS = "10.0.0.2, [2001:db8::53]:5353"
+    call_command("check")
