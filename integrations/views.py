@@ -18,6 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.audit import Actor
@@ -156,6 +157,7 @@ def integration_detail(request: PanelRequest, slug: str) -> HttpResponse:
 
 
 @never_cache
+@sensitive_post_parameters("client_secret")
 @require_POST
 @admin_required
 def sso_save(request: PanelRequest, slug: str) -> HttpResponse:
