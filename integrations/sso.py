@@ -311,7 +311,8 @@ def sso_connection_save(
     client_secret = client_secret.strip()
     existing = sso_connection_for(organization)
     if not client_secret:
-        if existing is None:
+        if existing is None or existing.provider != provider:
+            # A secret belongs to one app registration: another provider's app needs its own.
             raise SsoInputError(
                 "Enter the client secret the identity provider gave the app.",
                 field="client_secret",

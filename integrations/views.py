@@ -102,9 +102,10 @@ def _sso_context(
     """The single sign-on card: the connection, its forms (owners only) and its warnings."""
     connection = sso.sso_connection_for(request.organization)
     is_owner = request.member.role == Member.Role.OWNER
+    same_provider = connection is not None and connection.provider == provider.slug
     if is_owner and sso_form is None:
         initial = {}
-        if connection is not None:
+        if connection is not None and same_provider:
             initial = {
                 "issuer": connection.issuer,
                 "client_id": connection.client_id,
@@ -115,7 +116,7 @@ def _sso_context(
             ):
                 initial["issuer"] = connection.entra_tenant_id
         sso_form = SsoConnectionForm(
-            initial=initial, provider_slug=provider.slug, has_secret=connection is not None
+            initial=initial, provider_slug=provider.slug, has_secret=same_provider
         )
     if is_owner and policy_form is None and connection is not None:
         policy_form = SsoPolicyForm(initial={"policy": connection.policy})
@@ -127,7 +128,7 @@ def _sso_context(
         "sso_redirect_uri": sso.sso_redirect_uri(),
         "sso_sign_in_url": sso.sso_sign_in_url(request.organization),
         "sso_expiry": sso.sso_secret_expiry(connection),
-        "sso_elsewhere": connection is not None and connection.provider != provider.slug,
+        "sso_elsewhere": connection is not None and not same_provider,
         "sso_provider_name": (
             PROVIDERS_BY_SLUG[connection.provider].name
             if connection is not None and connection.provider in PROVIDERS_BY_SLUG
@@ -165,7 +166,9 @@ def sso_save(request: PanelRequest, slug: str) -> HttpResponse:
     _owner_only(request, "change single sign-on")
     connection = sso.sso_connection_for(request.organization)
     form = SsoConnectionForm(
-        request.POST, provider_slug=provider.slug, has_secret=connection is not None
+        request.POST,
+        provider_slug=provider.slug,
+        has_secret=connection is not None and connection.provider == provider.slug,
     )
     if form.is_valid():
         data = form.cleaned_data

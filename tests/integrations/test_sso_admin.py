@@ -470,3 +470,28 @@ def test_an_owner_sets_the_policy_from_the_page():
     assert SsoConnection.objects.get().policy == "optional"
     assert client.post("/integrations/okta/sso/remove/").status_code == 302
     assert not SsoConnection.objects.exists()
+
+
+@pytest.mark.django_db
+def test_another_providers_page_offers_a_fresh_form_and_needs_a_new_secret():
+    # given single sign-on set up on the Entra ID page
+    owner = OwnerFactory()
+    connection_for(owner)
+    # when the owner opens the Okta page
+    page = signed_in_client(owner).get("/integrations/okta/").content.decode()
+    # then it says so, does not offer Entra's values, and asks for a secret
+    assert 'data-testid="sso-elsewhere"' in page
+    assert TENANT not in page.split('data-testid="sso-form"')[1]
+    assert "leave blank to keep it" not in page
+    # and the service refuses to carry Entra's secret over to an Okta app
+    with pytest.raises(sso.SsoInputError) as refused:
+        sso.sso_connection_save(
+            organization=owner.organization,
+            by=owner,
+            provider="okta",
+            issuer_or_tenant="https://example.okta.com",
+            client_id="0oa1",
+            client_secret="",
+            secret_expires_on=None,
+        )
+    assert refused.value.field == "client_secret"
