@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from integrations.models import DeprovisionGuardPolicy
+from integrations.models import DeprovisionGuardPolicy, SsoConnection
 
 OVERLAP_CHOICES = [
     ("0", "Stop working immediately"),
@@ -177,4 +177,107 @@ class EmailDomainForm(forms.Form):
                 "aria-describedby": "id_domain_help",
             }
         ),
+    )
+
+
+def _text(testid: str, help_id: str, **attrs: str) -> forms.TextInput:
+    return forms.TextInput(
+        attrs={
+            "autocomplete": "off",
+            "spellcheck": "false",
+            "autocapitalize": "none",
+            "aria-describedby": help_id,
+            "data-testid": testid,
+            **attrs,
+        }
+    )
+
+
+class SsoConnectionForm(forms.Form):
+    """The single sign-on card's settings; labels and help follow the provider's own words.
+    Validation of the values themselves is integrations/sso.py's (the service), so a form and
+    any other caller get the same rules."""
+
+    issuer = forms.CharField(
+        label="Issuer URL",
+        max_length=500,
+        widget=_text("sso-issuer", "id_issuer_help", inputmode="url"),
+    )
+    client_id = forms.CharField(
+        label="Client ID",
+        max_length=255,
+        widget=_text("sso-client-id", "id_client_id_help"),
+    )
+    client_secret = forms.CharField(
+        label="Client secret",
+        max_length=1000,
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(
+            render_value=False,
+            attrs={
+                "autocomplete": "new-password",
+                "aria-describedby": "id_client_secret_help",
+                "data-testid": "sso-client-secret",
+            },
+        ),
+    )
+    secret_expires_on = forms.DateField(
+        label="Client secret expires on",
+        required=False,
+        widget=forms.DateInput(
+            format="%Y-%m-%d",
+            attrs={
+                "type": "date",
+                "aria-describedby": "id_secret_expires_on_help",
+                "data-testid": "sso-secret-expires",
+            },
+        ),
+    )
+
+    def __init__(self, *args: Any, provider_slug: str, has_secret: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        entra = provider_slug == "entra-id"
+        fields = self.fields
+        if entra:
+            fields["issuer"].label = "Directory (tenant) ID or issuer URL"
+            fields["issuer"].help_text = (
+                "The <strong>Directory (tenant) ID</strong> from the app registration's "
+                "<strong>Overview</strong>, such as 72f988bf-86f1-41af-91ab-2d7cd011db47. "
+                "For a national cloud, enter the full issuer URL instead."
+            )
+            fields["client_id"].label = "Application (client) ID"
+            fields["client_id"].help_text = "From the app registration's Overview."
+            fields["client_secret"].help_text = (
+                "The secret's <strong>Value</strong> (not its Secret ID), from "
+                "<strong>Certificates &amp; secrets</strong>."
+            )
+        else:
+            fields["issuer"].help_text = (
+                "Okta: your Okta domain, such as https://example.okta.com, or a custom "
+                "authorization server, such as https://example.okta.com/oauth2/default."
+                if provider_slug == "okta"
+                else "The provider's issuer; its discovery document is at "
+                '<span class="mono">{issuer}/.well-known/openid-configuration</span>.'
+            )
+            fields["client_id"].help_text = "From the app's General tab or client settings."
+            fields["client_secret"].help_text = "Shown by the provider when the app is created."
+        if has_secret:
+            fields["client_secret"].help_text = (
+                "Stored encrypted and never shown again; leave blank to keep it, or paste a new "
+                "secret to replace it."
+            )
+        else:
+            fields["client_secret"].widget.attrs["required"] = "required"
+        fields["secret_expires_on"].help_text = (
+            "When the secret stops working (Entra ID secrets last up to 24 months). Owners and "
+            "admins are warned 30 days ahead."
+        )
+
+
+class SsoPolicyForm(forms.Form):
+    policy = forms.ChoiceField(
+        label="Who signs in with single sign-on",
+        choices=SsoConnection.Policy.choices,
+        widget=forms.RadioSelect,
     )

@@ -425,6 +425,9 @@ class SsoConnection(models.Model):
     # The last successful "Test single sign-on", by whom.
     tested_at = models.DateTimeField(null=True, blank=True)
     tested_by_label = models.CharField(max_length=254, blank=True)
+    # The expiry date the 30-day warning email went out for (integrations/sso.py): one email per
+    # date, and a new date (a replaced secret) is warned about again.
+    secret_expiry_warned_for = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

@@ -1,5 +1,5 @@
-"""Periodic upkeep of SCIM credentials, hold notices and email-domain checks. Tasks stay thin:
-they call one service."""
+"""Periodic upkeep of SCIM credentials, hold notices, email-domain checks and single sign-on
+secret expiry warnings. Tasks stay thin: they call one service."""
 
 from __future__ import annotations
 
@@ -57,3 +57,22 @@ def check_email_domain(domain_id: int) -> str:
     from integrations.domains import email_domain_recheck
 
     return email_domain_recheck(domain_id)
+
+
+@shared_task(name="integrations.sso_secret_expiry_sweep")
+def sso_secret_expiry_sweep() -> int:
+    """Every hour: queue the 30-day warning of each single sign-on client secret that expires
+    soon and was not warned about for its expiry date yet."""
+    from integrations.sso import sso_secret_expiry_due
+
+    due = sso_secret_expiry_due()
+    for connection_id in due:
+        publish(warn_sso_secret_expiry, connection_id, retried_by="the next expiry sweep")
+    return len(due)
+
+
+@shared_task(name="integrations.warn_sso_secret_expiry", acks_late=True)
+def warn_sso_secret_expiry(connection_id: int) -> str:
+    from integrations.sso import sso_secret_expiry_warn
+
+    return sso_secret_expiry_warn(connection_id)

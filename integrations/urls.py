@@ -43,4 +43,7 @@ urlpatterns = [
         name="integration_regenerate",
     ),
     path("<slug:slug>/credentials/revoke/", views.credentials_revoke, name="integration_revoke"),
+    path("<slug:slug>/sso/", views.sso_save, name="integration_sso_save"),
+    path("<slug:slug>/sso/policy/", views.sso_policy, name="integration_sso_policy"),
+    path("<slug:slug>/sso/remove/", views.sso_remove, name="integration_sso_remove"),
 ]

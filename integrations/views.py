@@ -18,6 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.audit import Actor
@@ -26,17 +27,19 @@ from accounts.exceptions import InvalidInput
 from accounts.middleware import PanelRequest
 from accounts.models import Member
 from accounts.permissions import admin_required
-from integrations import deprovision_guard, domains, selectors, services
+from integrations import deprovision_guard, domains, selectors, services, sso
 from integrations.forms import (
     EmailDomainForm,
     GuardSettingsForm,
     HoldDecisionForm,
     IssueCredentialsForm,
     RevokeCredentialsForm,
+    SsoConnectionForm,
+    SsoPolicyForm,
 )
 from integrations.log_filters import ProvisioningLogFilterForm
 from integrations.models import DeprovisionHold, EmailDomain, HeldDeprovisioning, ScimRequest
-from integrations.providers import PROVIDERS, Provider, get_provider_or_404
+from integrations.providers import PROVIDERS, PROVIDERS_BY_SLUG, Provider, get_provider_or_404
 
 NONCE_SESSION_KEY = "integration_credential_nonces"
 MAX_NONCES = 10
@@ -89,13 +92,149 @@ def integration_list(request: PanelRequest) -> HttpResponse:
     return render(request, "integrations/integration_list.html", {"cards": cards, "status": status})
 
 
+def _sso_context(
+    request: PanelRequest,
+    provider: Provider,
+    *,
+    sso_form: SsoConnectionForm | None = None,
+    policy_form: SsoPolicyForm | None = None,
+) -> dict[str, object]:
+    """The single sign-on card: the connection, its forms (owners only) and its warnings."""
+    connection = sso.sso_connection_for(request.organization)
+    is_owner = request.member.role == Member.Role.OWNER
+    same_provider = connection is not None and connection.provider == provider.slug
+    if is_owner and sso_form is None:
+        initial = {}
+        if connection is not None and same_provider:
+            initial = {
+                "issuer": connection.issuer,
+                "client_id": connection.client_id,
+                "secret_expires_on": connection.secret_expires_on,
+            }
+            if connection.entra_tenant_id and connection.issuer == sso.oidc.entra_issuer(
+                connection.entra_tenant_id
+            ):
+                initial["issuer"] = connection.entra_tenant_id
+        sso_form = SsoConnectionForm(
+            initial=initial, provider_slug=provider.slug, has_secret=same_provider
+        )
+    if is_owner and policy_form is None and connection is not None:
+        policy_form = SsoPolicyForm(initial={"policy": connection.policy})
+    return {
+        "sso": connection,
+        "sso_is_owner": is_owner,
+        "sso_form": sso_form,
+        "sso_policy_form": policy_form,
+        "sso_redirect_uri": sso.sso_redirect_uri(),
+        "sso_sign_in_url": sso.sso_sign_in_url(request.organization),
+        "sso_expiry": sso.sso_secret_expiry(connection),
+        "sso_elsewhere": connection is not None and not same_provider,
+        "sso_provider_name": (
+            PROVIDERS_BY_SLUG[connection.provider].name
+            if connection is not None and connection.provider in PROVIDERS_BY_SLUG
+            else ""
+        ),
+        "sso_owner_two_factor": sso.owners_with_two_factor(request.organization).exists(),
+        "sso_steps_template": f"integrations/steps/sso-{provider.slug}.html",
+    }
+
+
+def _detail_page(
+    request: PanelRequest, provider: Provider, *, status: int = 200, **sso_forms: Any
+) -> HttpResponse:
+    context = _provider_context(request, provider)
+    context["form"] = IssueCredentialsForm(initial={"nonce": _new_nonce(request)})
+    context.update(_sso_context(request, provider, **sso_forms))
+    return render(request, "integrations/integration_detail.html", context, status=status)
+
+
 @never_cache
 @admin_required
 def integration_detail(request: PanelRequest, slug: str) -> HttpResponse:
+    return _detail_page(request, get_provider_or_404(slug))
+
+
+# --- Single sign-on (the admin's side; the sign-in flow is accounts/sso_views.py) ---------------
+
+
+@never_cache
+@sensitive_post_parameters("client_secret")
+@require_POST
+@admin_required
+def sso_save(request: PanelRequest, slug: str) -> HttpResponse:
     provider = get_provider_or_404(slug)
-    context = _provider_context(request, provider)
-    context["form"] = IssueCredentialsForm(initial={"nonce": _new_nonce(request)})
-    return render(request, "integrations/integration_detail.html", context)
+    _owner_only(request, "change single sign-on")
+    connection = sso.sso_connection_for(request.organization)
+    form = SsoConnectionForm(
+        request.POST,
+        provider_slug=provider.slug,
+        has_secret=connection is not None and connection.provider == provider.slug,
+    )
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            sso.sso_connection_save(
+                organization=request.organization,
+                by=request.member,
+                provider=provider.slug,
+                issuer_or_tenant=data["issuer"],
+                client_id=data["client_id"],
+                client_secret=data["client_secret"],
+                secret_expires_on=data["secret_expires_on"],
+            )
+        except sso.SsoInputError as exc:
+            form.add_error(exc.field, str(exc))
+        except InvalidInput as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request,
+                "Single sign-on is saved and the identity provider answered. Test it before "
+                "people rely on it.",
+            )
+            return redirect(f"{reverse('integration_detail', args=[provider.slug])}#sso-heading")
+    return _detail_page(request, provider, status=HTTPStatus.BAD_REQUEST, sso_form=form)
+
+
+@never_cache
+@require_POST
+@admin_required
+def sso_policy(request: PanelRequest, slug: str) -> HttpResponse:
+    provider = get_provider_or_404(slug)
+    _owner_only(request, "change the single sign-on policy")
+    form = SsoPolicyForm(request.POST)
+    if form.is_valid():
+        try:
+            changed = sso.sso_policy_set(
+                organization=request.organization,
+                by=request.member,
+                policy=form.cleaned_data["policy"],
+            )
+        except InvalidInput as exc:
+            form.add_error("policy", str(exc))
+        else:
+            if changed:
+                messages.success(request, "The single sign-on policy is changed.")
+            return redirect(f"{reverse('integration_detail', args=[provider.slug])}#sso-heading")
+    return _detail_page(request, provider, status=HTTPStatus.BAD_REQUEST, policy_form=form)
+
+
+@never_cache
+@require_POST
+@admin_required
+def sso_remove(request: PanelRequest, slug: str) -> HttpResponse:
+    provider = get_provider_or_404(slug)
+    _owner_only(request, "remove single sign-on")
+    try:
+        removed = sso.sso_connection_remove(organization=request.organization, by=request.member)
+    except InvalidInput as exc:
+        messages.warning(request, str(exc))
+    else:
+        if removed:
+            messages.success(
+                request, "Single sign-on is removed: people sign in with their password again."
+            )
+    return redirect(f"{reverse('integration_detail', args=[provider.slug])}#sso-heading")
 
 
 @never_cache

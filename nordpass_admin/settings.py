@@ -242,6 +242,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.email_domain_recheck_sweep",
         "schedule": 600.0,
     },
+    "sso-secret-expiry-sweep": {
+        "task": "integrations.sso_secret_expiry_sweep",
+        "schedule": 3600.0,
+    },
 }
 # How long /readyz waits for the broker before calling it unreachable.
 BROKER_HEALTH_TIMEOUT = env.float("BROKER_HEALTH_TIMEOUT", default=2.0)

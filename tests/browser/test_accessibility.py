@@ -30,8 +30,9 @@ from django.utils.http import urlsafe_base64_encode
 from accounts.audit import Actor
 from accounts.models import Invitation, Member, Organization
 from accounts.services import invitations as invitation_services
+from accounts.twofactor import seal_secret
 from integrations import domains
-from integrations.models import DeprovisionHold, EmailDomain, ScimRequest
+from integrations.models import DeprovisionHold, EmailDomain, ScimRequest, SsoConnection
 from tests.browser.conftest import screenshot, sign_in
 from tests.browser.test_two_factor import code_for
 from tests.dns_server import loopback_dns
@@ -75,6 +76,7 @@ NOT_PAGES = {
     "two_factor_replace": "POST, redirects to the set-up page (audited there)",
     "integration_email_domain_check": "POST, redirects to the email domains page",
     "integration_email_domain_remove": "POST, redirects to the email domains page",
+    "integration_sso_remove": "POST, redirects to the provider page",
 }
 # Mounted apps that are not the panel: SCIM speaks JSON, Django's admin and anymail's webhooks
 # are not pages an organization's people use.
@@ -167,6 +169,19 @@ def spend_recovery_code(summary: str, label: str) -> Step:
     return step
 
 
+def fill_sso(issuer: str) -> Step:
+    """The single sign-on form of a provider page, filled and saved."""
+
+    def step(page, data: dict[str, Any]) -> None:
+        page.get_by_test_id("sso-issuer").fill(issuer)
+        page.get_by_test_id("sso-client-id").fill("11111111-2222-3333-4444-555555555555")
+        page.get_by_test_id("sso-client-secret").fill("a-client-secret")
+        page.get_by_test_id("sso-save").click()
+        page.wait_for_load_state()
+
+    return step
+
+
 def open_details(name: str) -> Step:
     def step(page, data: dict[str, Any]) -> None:
         page.locator("summary", has_text=name).click()
@@ -243,6 +258,12 @@ OWNER_EMPTY = [
     Visit("entra-id-before-credentials", "integration_detail", "/integrations/entra-id/"),
     Visit("okta-before-credentials", "integration_detail", "/integrations/okta/"),
     Visit("scim-before-credentials", "integration_detail", "/integrations/scim/"),
+    Visit(
+        "entra-id-sso-error",
+        "integration_sso_save",
+        then("/integrations/entra-id/", fill_sso("contoso.onmicrosoft.com")),
+        status=400,
+    ),
     Visit("activity-empty", "activity", "/activity/"),
     Visit("provisioning-log-empty", "provisioning_log", "/activity/provisioning/"),
     Visit(
@@ -298,6 +319,18 @@ OWNER_CONNECTED = [
     Visit("integrations-connected", "integration_list", "/integrations/"),
     Visit("entra-id-connected", "integration_detail", "/integrations/entra-id/"),
     Visit("okta-connected-elsewhere", "integration_detail", "/integrations/okta/"),
+    Visit("scim-sso-elsewhere", "integration_detail", "/integrations/scim/"),
+    Visit(
+        "okta-sso-policy-error",
+        "integration_sso_policy",
+        then(
+            "/integrations/okta/",
+            lambda page, data: page.get_by_label("Required", exact=False).check(),
+            lambda page, data: page.get_by_role("button", name="Save policy").click(),
+        ),
+        status=400,
+    ),
+    Visit("dashboard-sso-secret-expiring", "dashboard", "/"),
     Visit(
         "regenerate-confirm",
         "integration_regenerate",
@@ -610,6 +643,7 @@ def connect_and_provision(organization: Organization, secret: str, settings) -> 
     invitation_services.invitation_mark_failed(invitation.pk, reason="550 5.1.1 User unknown")
     admin = AdminFactory(organization=organization, email="adam@acme.test", full_name="Adam Admin")
     email_domains_in_every_state(organization, owner, settings)
+    sso_set_up(organization)
     in_org = Member.objects.filter(organization=organization)
     log = ScimRequest.objects.filter(organization=organization)
     return {
@@ -625,6 +659,21 @@ def connect_and_provision(organization: Organization, secret: str, settings) -> 
         "log_error": log.get(status_code=400).pk,
         "hold": DeprovisionHold.objects.get(organization=organization).pk,
     }  # fmt: skip
+
+
+def sso_set_up(organization: Organization) -> None:
+    """Single sign-on through Okta, tested, optional, its secret expiring in 10 days."""
+    SsoConnection.objects.create(
+        organization=organization,
+        provider="okta",
+        issuer="https://acme.okta.example/oauth2/default",
+        client_id="0oa1acme",
+        client_secret_sealed=seal_secret(b"a-client-secret"),
+        secret_expires_on=timezone.localdate() + timedelta(days=10),
+        policy=SsoConnection.Policy.OPTIONAL,
+        tested_at=timezone.now(),
+        tested_by_label="owner@acme.test",
+    )
 
 
 def email_domains_in_every_state(organization: Organization, owner: Member, settings) -> None:

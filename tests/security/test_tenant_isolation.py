@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.middleware import SESSION_KEY
 from accounts.models import Member
-from integrations.models import DeprovisionHold, EmailDomain, ScimRequest
+from integrations.models import DeprovisionHold, EmailDomain, ScimRequest, SsoConnection
 from tests.conftest import signed_in_client
 from tests.factories import (
     ActiveMemberFactory,
@@ -381,6 +381,15 @@ class Panel:
             state=EmailDomain.State.VERIFIED,
             verified_at=timezone.now(),
         )
+        # B's single sign-on, optional; A has none.
+        self.sso_b = SsoConnection.objects.create(
+            organization=tenants.org_b,
+            provider="okta",
+            issuer="https://fabrikam.okta.example",
+            client_id="fabrikam-client",
+            client_secret_sealed="sealed",
+            policy=SsoConnection.Policy.OPTIONAL,
+        )
 
     def markers(self) -> list[bytes]:
         return [*self.tenants.b_markers(), b"owner@fabrikam.example"]
@@ -451,6 +460,9 @@ ORG_ACTIONS: list[tuple[str, str, dict[str, str]]] = [
     ("POST", "/integrations/entra-id/credentials/revoke/", {"confirm": "on"}),
     # An email domain B claimed: A's claim is A's own, B's stays as it was.
     ("POST", "/integrations/domains/add/", {"domain": "fabrikam.example"}),
+    # Single sign-on: A's policy and removal act on A's connection (none), never on B's.
+    ("POST", "/integrations/okta/sso/policy/", {"policy": "off"}),
+    ("POST", "/integrations/okta/sso/remove/", {}),
     # The guard's settings: only the signed-in owner's organization, never B's.
     (
         "POST",
@@ -528,6 +540,7 @@ def test_an_admin_of_a_sees_and_changes_nothing_of_b_on_organization_pages(
     assert response.status_code in (200, 302), response.status_code
     panel.assert_no_b_data(_content(response))
     assert organization_snapshot(panel.tenants.org_b) == before_b
+    assert SsoConnection.objects.get(pk=panel.sso_b.pk).policy == SsoConnection.Policy.OPTIONAL
 
 
 @pytest.mark.parametrize(

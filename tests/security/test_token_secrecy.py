@@ -180,3 +180,58 @@ def test_the_secret_token_is_in_no_log_row_response_or_email(
     for where, text in (("logs", logs), ("rows", rows), ("responses", answers), ("emails", emails)):
         for what, secret in secrets_.items():
             assert secret not in text, f"{what} found in {where}"
+
+
+@pytest.mark.sso
+def test_the_sso_client_secret_is_in_no_log_row_response_or_email(every_log_line, settings):
+    # given: a real OpenID Provider on loopback, and an owner on the Okta page
+    from django.utils import timezone
+
+    from integrations.models import SsoConnection
+    from integrations.sso import sso_client_config, sso_secret_expiry_warn
+    from tests.conftest import signed_in_client
+    from tests.sso.conftest import OKTA
+    from tests.sso.provider import TestProvider
+
+    settings.SSO_ALLOW_INSECURE_LOOPBACK_ISSUER = True
+    secret = "okta-client-secret-that-must-stay-sealed-0123456789"
+    owner = OwnerFactory(organization__name="Contoso")
+    client = signed_in_client(owner)
+    provider = TestProvider([OKTA]).start()
+    try:
+        form = {
+            "issuer": provider.issuer(OKTA),
+            "client_id": "0oa1contoso",
+            "client_secret": secret,
+            "secret_expires_on": str(timezone.localdate() + timedelta(days=7)),
+        }
+        # when: saved, saved again with a typo (refused), the page read, the policy set, and the
+        # expiry email sent, with every SQL statement logged
+        with CaptureQueriesContext(connection):
+            responses = [
+                client.post("/integrations/okta/sso/", form, follow=True),
+                client.post(
+                    "/integrations/okta/sso/",
+                    {**form, "issuer": provider.issuer("/typo")},
+                ),
+                client.get("/integrations/okta/"),
+                client.post("/integrations/okta/sso/policy/", {"policy": "optional"}, follow=True),
+                client.get("/"),
+            ]
+            row = SsoConnection.objects.get()
+            assert sso_secret_expiry_warn(row.pk) == "sent"
+    finally:
+        provider.stop()
+
+    # then: the secret works for signing in, and is nowhere else
+    assert sso_client_config(row).client_secret == secret
+    logs = "\n".join(every_log_line.lines)
+    assert "INSERT INTO" in logs
+    assert [response.status_code for response in responses] == [200, 400, 200, 200, 200]
+    answers = "\n".join(response.content.decode() for response in responses)
+    assert "0oa1contoso" in answers
+    assert secret not in logs
+    assert secret not in every_row_as_text()
+    assert secret not in answers
+    assert len(mail.outbox) == 1
+    assert secret not in every_email_as_text()
