@@ -26,8 +26,8 @@ from accounts import session_scope
 from accounts import twofactor as tf
 from accounts.exceptions import AccountsError
 from accounts.forms import OrganizationSecurityForm, TwoFactorCodeForm
-from accounts.middleware import PanelRequest, mark_two_factor_verified
-from accounts.models import User
+from accounts.middleware import PanelRequest, mark_two_factor_verified, switch_organization
+from accounts.models import Organization, User
 from accounts.permissions import member_required
 from accounts.selectors import active_memberships
 from accounts.services import twofactor as services
@@ -42,9 +42,16 @@ def _client(request: HttpRequest) -> str:
 
 
 def begin_pending_sign_in(
-    request: HttpRequest, *, user: User, backend: str, redirect_to: str
+    request: HttpRequest,
+    *,
+    user: User,
+    backend: str,
+    redirect_to: str,
+    organization: Organization | None = None,
 ) -> HttpResponse:
-    """Password accepted for an account with two-factor sign-in: remember who, ask for the code."""
+    """Password (or, with `organization`, that organization's single sign-on) accepted for an
+    account with two-factor sign-in: remember who, ask for the code. After a single sign-on the
+    code opens that organization only, as the sign-in itself would have."""
     # A new session key, so a session id planted before the password step is worth nothing.
     request.session.cycle_key()
     request.session[PENDING_KEY] = {
@@ -53,6 +60,7 @@ def begin_pending_sign_in(
         "hash": user.get_session_auth_hash(),
         "backend": backend,
         "next": redirect_to,
+        "sso_organization": organization.pk if organization is not None else None,
     }
     return redirect("login_two_factor")
 
@@ -97,8 +105,23 @@ def login_two_factor(request: HttpRequest) -> HttpResponse:
             form.add_error("code", str(exc))
         else:
             request.session.pop(PENDING_KEY, None)
+            sso_organization = pending.get("sso_organization")
+            sso_member = (
+                active_memberships(user).filter(organization_id=sso_organization).first()
+                if sso_organization
+                else None
+            )
+            if sso_organization and sso_member is None:
+                # The membership ended between the provider and the code: nothing opens.
+                messages.info(request, "Sign in again.")
+                return redirect("login")
             login(request, user, backend=pending["backend"])
-            session_scope.grant_password(request, active_memberships(user))
+            if sso_member is not None:
+                # A code after a single sign-on opens that organization only.
+                session_scope.grant(request, sso_member.organization, "sso")
+                switch_organization(request, sso_member)
+            else:
+                session_scope.grant_password(request, active_memberships(user))
             mark_two_factor_verified(request, check.confirmed_at)
             if check.method == "recovery":
                 messages.warning(
