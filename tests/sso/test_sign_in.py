@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import time_machine
@@ -20,6 +21,7 @@ from accounts import twofactor as tf
 from accounts.models import AuditLogEntry, Invitation, Member, Organization, User
 from accounts.services import invitations as invitation_services
 from accounts.services import twofactor as twofactor_services
+from accounts.sso_views import MAX_PENDING
 from accounts.twofactor import seal_secret
 from integrations.models import SsoConnection, SsoLink
 from tests.factories import (
@@ -29,7 +31,7 @@ from tests.factories import (
     MemberFactory,
     OwnerFactory,
 )
-from tests.sso.conftest import ENTRA_A, OKTA, REDIRECT_URI, TENANT_A, register
+from tests.sso.conftest import ENTRA_A, OKTA, REDIRECT_URI, TENANT_A, TENANT_B, register
 from tests.sso.provider import TestProvider
 
 pytestmark = [pytest.mark.sso, pytest.mark.django_db]
@@ -580,3 +582,65 @@ def test_only_owners_and_admins_may_test(op):
     owner_client = Client()
     owner_client.force_login(other.user)
     assert owner_client.post(f"/sso/{member.organization.slug}/test/").status_code == 404
+
+
+def test_a_cancelled_sign_in_at_the_provider_is_a_clear_page_and_audited(op):
+    # given: a sign-in started in this browser
+    member = ActiveMemberFactory()
+    connect(op, member.organization)
+    client = Client()
+    start = client.get(f"/sso/{member.organization.slug}/")
+    state = parse_qs(urlsplit(start["Location"]).query)["state"][0]
+    # when: the provider sends the person back with an error (they cancelled)
+    response = client.get("/sso/callback/", {"state": state, "error": "access_denied"})
+    # then
+    assert response.status_code == 400 and opened(client) is None
+    assert refusal(member.organization)["detail"].startswith("access_denied")
+
+
+def test_a_token_from_another_entra_tenant_is_refused(op):
+    member = ActiveMemberFactory(user_name="ada@contoso.test")
+    connect(op, member.organization, path=ENTRA_A)
+    client = Client()
+    claims = {**entra_claims("ada@contoso.test"), "tid": TENANT_B}
+    response = sso(client, op, member.organization, account_id="x", claims=claims)
+    assert response.status_code == 400 and opened(client) is None
+    assert "tenant" in refusal(member.organization)["detail"]
+
+
+def test_only_the_newest_pending_sign_ins_are_kept_and_an_unknown_state_is_only_logged(op):
+    member = ActiveMemberFactory(user_name="kai@example.com")
+    connect(op, member.organization)
+    client = Client()
+    starts = [client.get(f"/sso/{member.organization.slug}/") for _ in range(MAX_PENDING + 1)]
+    before = AuditLogEntry.objects.count()
+    # when: the oldest tab finishes after more than MAX_PENDING newer ones started
+    params = op.sign_in(
+        starts[0]["Location"], account_id="00um", claims=okta_claims("kai@example.com")
+    )
+    response = client.get("/sso/callback/", params)
+    # then: it is gone; no organization is known, so nothing is audited
+    assert response.status_code == 400 and opened(client) is None
+    assert AuditLogEntry.objects.count() == before
+    # and the newest still works
+    params = op.sign_in(
+        starts[-1]["Location"], account_id="00um", claims=okta_claims("kai@example.com")
+    )
+    assert client.get("/sso/callback/", params).status_code == 302
+
+
+def test_a_failed_test_is_shown_and_audited_and_records_no_success(op):
+    owner = OwnerFactory()
+    connection = connect(op, owner.organization)
+    connection.client_secret_sealed = seal_secret(b"wrong")
+    connection.save()
+    client = Client()
+    client.force_login(owner.user)
+    start = client.post(f"/sso/{owner.organization.slug}/test/")
+    params = op.sign_in(start["Location"], account_id="t", claims=okta_claims("x@example.com"))
+    response = client.get("/sso/callback/", params)
+    assert response.status_code == 502
+    assert "Single sign-on test failed" in response.content.decode()
+    connection.refresh_from_db()
+    assert connection.tested_at is None
+    assert actions(owner.organization)[-1] == "sso.test_failed"
