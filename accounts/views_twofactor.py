@@ -35,6 +35,10 @@ from accounts.services import twofactor as services
 PENDING_KEY = "two_factor_pending"
 # Seconds between the password and the code before the password has to be entered again.
 PENDING_SECONDS = 5 * 60
+PROOF_NEEDED = (
+    "Sign in with your password to change two-factor sign-in: it protects your account in every "
+    "organization, and this session signed in through one organization's identity provider."
+)
 
 
 def _client(request: HttpRequest) -> str:
@@ -139,6 +143,8 @@ def login_two_factor(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @member_required
 def two_factor_setup(request: PanelRequest) -> HttpResponse:
+    if not session_scope.proves_account(request, active_memberships(request.user)):
+        return render(request, "accounts/two_factor_needs_password.html", status=403)
     try:
         key = services.two_factor_enrollment_start(user=request.user)
     except AccountsError:
@@ -184,6 +190,9 @@ def _code_from(request: PanelRequest) -> str:
 @require_POST
 @member_required
 def two_factor_replace(request: PanelRequest) -> HttpResponse:
+    if not session_scope.proves_account(request, active_memberships(request.user)):
+        messages.error(request, PROOF_NEEDED)
+        return redirect("account")
     try:
         services.two_factor_replacement_start(
             user=request.user, code=_code_from(request), client=_client(request)
@@ -199,6 +208,9 @@ def two_factor_replace(request: PanelRequest) -> HttpResponse:
 @require_POST
 @member_required
 def two_factor_recovery_codes(request: PanelRequest) -> HttpResponse:
+    if not session_scope.proves_account(request, active_memberships(request.user)):
+        messages.error(request, PROOF_NEEDED)
+        return redirect("account")
     try:
         codes = services.two_factor_recovery_codes_regenerate(
             user=request.user, code=_code_from(request), client=_client(request)
@@ -214,6 +226,9 @@ def two_factor_recovery_codes(request: PanelRequest) -> HttpResponse:
 @require_POST
 @member_required
 def two_factor_disable(request: PanelRequest) -> HttpResponse:
+    if not session_scope.proves_account(request, active_memberships(request.user)):
+        messages.error(request, PROOF_NEEDED)
+        return redirect("account")
     try:
         services.two_factor_disable(
             user=request.user, code=_code_from(request), client=_client(request)

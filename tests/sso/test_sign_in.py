@@ -18,7 +18,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts import twofactor as tf
-from accounts.models import AuditLogEntry, Invitation, Member, Organization, User
+from accounts.models import AuditLogEntry, Invitation, Member, Organization, TwoFactorDevice, User
 from accounts.services import invitations as invitation_services
 from accounts.services import twofactor as twofactor_services
 from accounts.sso_views import MAX_PENDING
@@ -644,3 +644,25 @@ def test_a_failed_test_is_shown_and_audited_and_records_no_success(op):
     connection.refresh_from_db()
     assert connection.tested_at is None
     assert actions(owner.organization)[-1] == "sso.test_failed"
+
+
+def test_a_single_sign_on_to_a_cannot_change_two_factor_sign_in_of_someone_also_in_b(op):
+    # given: a person in A and B, signed in through A's provider (A's admin controls it)
+    in_a = ActiveMemberFactory(email="pat@example.com", organization__name="A")
+    ActiveMemberFactory(user=in_a.user, email="pat@example.com", organization__name="B")
+    connect(op, in_a.organization)
+    client = Client()
+    sso(client, op, in_a.organization, account_id="00un", claims=okta_claims("pat@example.com"))
+    # when: the session tries to turn on an authenticator
+    response = client.get("/account/two-factor/setup/")
+    # then: refused; nothing enrolled that could lock the person out of B
+    assert response.status_code == 403
+    assert not TwoFactorDevice.objects.filter(user=in_a.user).exists()
+
+
+def test_a_single_sign_on_covering_every_organization_may_set_up_two_factor(op):
+    member = ActiveMemberFactory(user_name="pat@example.com")
+    connect(op, member.organization)
+    client = Client()
+    sso(client, op, member.organization, account_id="00uo", claims=okta_claims("pat@example.com"))
+    assert client.get("/account/two-factor/setup/").status_code == 200
