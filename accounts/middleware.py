@@ -73,6 +73,9 @@ class CurrentOrganizationMiddleware:
 SESSION_AUTH_AT = "auth_at"
 SESSION_SEEN_AT = "seen_at"
 SESSION_TWO_FACTOR = "two_factor_verified"
+# Organizations whose identity provider said, in this session's sign-in, that it did
+# multi-factor authentication (`amr` contains "mfa"): their two-factor rule is met.
+SESSION_SSO_MFA = "sso_mfa_organizations"
 # Writing the session on every request would cost a database write per click; a minute's
 # precision is plenty for an idle timeout measured in minutes.
 SEEN_AT_PRECISION = 60
@@ -86,6 +89,19 @@ def mark_two_factor_verified(request: HttpRequest, confirmed_at: datetime) -> No
     replacing the phone ends every other session.
     """
     request.session[SESSION_TWO_FACTOR] = confirmed_at.isoformat()
+
+
+def mark_sso_mfa(request: HttpRequest, organization: Organization) -> None:
+    """Record that the sign-in through `organization`'s identity provider was multi-factor."""
+    done = request.session.get(SESSION_SSO_MFA)
+    organizations = set(done) if isinstance(done, list) else set()
+    organizations.add(organization.pk)
+    request.session[SESSION_SSO_MFA] = sorted(organizations)
+
+
+def _sso_mfa_done(request: HttpRequest, member: Member) -> bool:
+    done = request.session.get(SESSION_SSO_MFA)
+    return isinstance(done, list) and member.organization_id in done
 
 
 def _two_factor_allowed_paths() -> tuple[str, ...]:
@@ -131,6 +147,7 @@ class SessionSecurityMiddleware:
             confirmed_at is None
             and member is not None
             and two_factor_required(member)
+            and not _sso_mfa_done(request, member)
             and request.path not in _two_factor_allowed_paths()
         ):
             messages.warning(

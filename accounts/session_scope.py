@@ -72,3 +72,14 @@ def scoped(request: HttpRequest, memberships: QuerySet[Member]) -> QuerySet[Memb
     if "password" in scope.values():
         opens |= _password_opens()
     return memberships.filter(opens)
+
+
+def proves_account(request: HttpRequest, memberships: QuerySet[Member]) -> bool:
+    """Whether this session may change what protects the person's account everywhere (two-factor
+    sign-in). A password proves the account. Single sign-ons prove it only when they cover every
+    organization of `memberships`: otherwise A's identity provider, which A's admin controls,
+    could turn on an authenticator of theirs and lock the person out of organization B."""
+    scope = granted(request)
+    if scope is None or "password" in scope.values():
+        return True
+    return not memberships.exclude(organization_id__in=[int(pk) for pk in scope]).exists()

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from accounts import views, views_twofactor
+from accounts import sso_views, views, views_twofactor
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -45,4 +45,7 @@ urlpatterns = [
     path("activity/", views.activity, name="activity"),
     path("activity/audit.csv", views.activity_csv, name="activity_csv"),
     path("invite/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("sso/callback/", sso_views.sso_callback, name="sso_callback"),
+    path("sso/<slug:organization>/", sso_views.sso_start, name="sso_start"),
+    path("sso/<slug:organization>/test/", sso_views.sso_test, name="sso_test"),
 ]

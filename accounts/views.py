@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.password_validation import password_validators_help_text_html
 from django.core.paginator import Paginator
@@ -37,11 +37,12 @@ from accounts.forms import (
     TwoFactorCodeForm,
 )
 from accounts.middleware import PanelRequest, switch_organization
-from accounts.models import Invitation, Member, User
+from accounts.models import Invitation, Member, Organization, User
 from accounts.permissions import admin_required, member_required
 from accounts.services import directory, roles
 from accounts.services import invitations as invitation_services
 from accounts.services import twofactor as twofactor_services
+from accounts.services.sso import sso_connection_for_sign_in
 from integrations.selectors import connection_status, recent_provisioning_problems
 
 PAGE_SIZE = 50
@@ -178,8 +179,22 @@ def organization_switch(request: PanelRequest) -> HttpResponse:
             selectors.active_memberships(request.user),
             pk=form.cleaned_data["member"],
         )
+        memberships = selectors.active_memberships(request.user)
+        if not session_scope.scoped(request, memberships).filter(pk=member.pk).exists():
+            return _prove_to(request, member.organization)
         switch_organization(request, member)
     return redirect("dashboard")
+
+
+def _prove_to(request: PanelRequest, organization: Organization) -> HttpResponse:
+    """This session has not proved itself to `organization` (accounts/session_scope.py): its
+    single sign-on when it has one on, else a password sign-in (which opens it alongside the
+    others a password opens)."""
+    if sso_connection_for_sign_in(organization) is not None:
+        return redirect("sso_start", organization=organization.slug)
+    logout(request)
+    messages.info(request, f"Sign in with your password to open {organization.name}.")
+    return redirect("login")
 
 
 def _idp_name(organization: Any) -> str:

@@ -26,8 +26,8 @@ from accounts import session_scope
 from accounts import twofactor as tf
 from accounts.exceptions import AccountsError
 from accounts.forms import OrganizationSecurityForm, TwoFactorCodeForm
-from accounts.middleware import PanelRequest, mark_two_factor_verified
-from accounts.models import User
+from accounts.middleware import PanelRequest, mark_two_factor_verified, switch_organization
+from accounts.models import Organization, User
 from accounts.permissions import member_required
 from accounts.selectors import active_memberships
 from accounts.services import twofactor as services
@@ -35,6 +35,10 @@ from accounts.services import twofactor as services
 PENDING_KEY = "two_factor_pending"
 # Seconds between the password and the code before the password has to be entered again.
 PENDING_SECONDS = 5 * 60
+PROOF_NEEDED = (
+    "Sign in with your password to change two-factor sign-in: it protects your account in every "
+    "organization, and this session signed in through one organization's identity provider."
+)
 
 
 def _client(request: HttpRequest) -> str:
@@ -42,9 +46,16 @@ def _client(request: HttpRequest) -> str:
 
 
 def begin_pending_sign_in(
-    request: HttpRequest, *, user: User, backend: str, redirect_to: str
+    request: HttpRequest,
+    *,
+    user: User,
+    backend: str,
+    redirect_to: str,
+    organization: Organization | None = None,
 ) -> HttpResponse:
-    """Password accepted for an account with two-factor sign-in: remember who, ask for the code."""
+    """Password (or, with `organization`, that organization's single sign-on) accepted for an
+    account with two-factor sign-in: remember who, ask for the code. After a single sign-on the
+    code opens that organization only, as the sign-in itself would have."""
     # A new session key, so a session id planted before the password step is worth nothing.
     request.session.cycle_key()
     request.session[PENDING_KEY] = {
@@ -53,6 +64,7 @@ def begin_pending_sign_in(
         "hash": user.get_session_auth_hash(),
         "backend": backend,
         "next": redirect_to,
+        "sso_organization": organization.pk if organization is not None else None,
     }
     return redirect("login_two_factor")
 
@@ -97,8 +109,23 @@ def login_two_factor(request: HttpRequest) -> HttpResponse:
             form.add_error("code", str(exc))
         else:
             request.session.pop(PENDING_KEY, None)
+            sso_organization = pending.get("sso_organization")
+            sso_member = (
+                active_memberships(user).filter(organization_id=sso_organization).first()
+                if sso_organization
+                else None
+            )
+            if sso_organization and sso_member is None:
+                # The membership ended between the provider and the code: nothing opens.
+                messages.info(request, "Sign in again.")
+                return redirect("login")
             login(request, user, backend=pending["backend"])
-            session_scope.grant_password(request, active_memberships(user))
+            if sso_member is not None:
+                # A code after a single sign-on opens that organization only.
+                session_scope.grant(request, sso_member.organization, "sso")
+                switch_organization(request, sso_member)
+            else:
+                session_scope.grant_password(request, active_memberships(user))
             mark_two_factor_verified(request, check.confirmed_at)
             if check.method == "recovery":
                 messages.warning(
@@ -116,6 +143,8 @@ def login_two_factor(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @member_required
 def two_factor_setup(request: PanelRequest) -> HttpResponse:
+    if not session_scope.proves_account(request, active_memberships(request.user)):
+        return render(request, "accounts/two_factor_needs_password.html", status=403)
     try:
         key = services.two_factor_enrollment_start(user=request.user)
     except AccountsError:
@@ -161,6 +190,9 @@ def _code_from(request: PanelRequest) -> str:
 @require_POST
 @member_required
 def two_factor_replace(request: PanelRequest) -> HttpResponse:
+    if not session_scope.proves_account(request, active_memberships(request.user)):
+        messages.error(request, PROOF_NEEDED)
+        return redirect("account")
     try:
         services.two_factor_replacement_start(
             user=request.user, code=_code_from(request), client=_client(request)
@@ -176,6 +208,9 @@ def two_factor_replace(request: PanelRequest) -> HttpResponse:
 @require_POST
 @member_required
 def two_factor_recovery_codes(request: PanelRequest) -> HttpResponse:
+    if not session_scope.proves_account(request, active_memberships(request.user)):
+        messages.error(request, PROOF_NEEDED)
+        return redirect("account")
     try:
         codes = services.two_factor_recovery_codes_regenerate(
             user=request.user, code=_code_from(request), client=_client(request)
@@ -191,6 +226,9 @@ def two_factor_recovery_codes(request: PanelRequest) -> HttpResponse:
 @require_POST
 @member_required
 def two_factor_disable(request: PanelRequest) -> HttpResponse:
+    if not session_scope.proves_account(request, active_memberships(request.user)):
+        messages.error(request, PROOF_NEEDED)
+        return redirect("account")
     try:
         services.two_factor_disable(
             user=request.user, code=_code_from(request), client=_client(request)

@@ -436,21 +436,39 @@ def invitation_accept(*, invitation: Invitation, password: str, full_name: str =
             )
         elif not user.check_password(password) or not user.is_active:
             raise InvalidInput("That is not the password of your existing account.")
-        member.user = user
-        member.status = Member.Status.ACTIVE
-        member.activated_at = now
-        member.save(update_fields=["user", "status", "activated_at"])
-        Member.objects.filter(pk=member.pk).update(version=F("version") + 1)
-        Invitation.objects.filter(pk=invitation.pk).update(
-            status=Invitation.Status.ACCEPTED, accepted_at=now
-        )
-        audit_log_record(
-            organization=invitation.organization,
-            actor=Actor.for_user(user),
-            action="invitation.accepted",
-            target=member,
-            target_label=member.user_name,
-            before={"status": Member.Status.INVITED},
-            after={"status": Member.Status.ACTIVE},
-        )
+        member_register(member=member, user=user, invitation=invitation, now=now)
     return user
+
+
+def member_register(
+    *,
+    member: Member,
+    user: User,
+    invitation: Invitation | None = None,
+    now: datetime | None = None,
+    via: str = "invitation",
+) -> None:
+    """Registration completes: the member becomes Active with its account, and its invitation
+    (`invitation`, or every open one when it registered another way, such as single sign-on) is
+    accepted. Runs inside the caller's transaction, after the caller proved who `user` is."""
+    now = now or timezone.now()
+    member.user = user
+    member.status = Member.Status.ACTIVE
+    member.activated_at = now
+    member.save(update_fields=["user", "status", "activated_at"])
+    Member.objects.filter(pk=member.pk).update(version=F("version") + 1)
+    invitations = (
+        Invitation.objects.filter(pk=invitation.pk)
+        if invitation is not None
+        else Invitation.objects.filter(member=member, status__in=Invitation.OPEN_STATUSES)
+    )
+    invitations.update(status=Invitation.Status.ACCEPTED, accepted_at=now)
+    audit_log_record(
+        organization=member.organization,
+        actor=Actor.for_user(user),
+        action="invitation.accepted",
+        target=member,
+        target_label=member.user_name,
+        before={"status": Member.Status.INVITED},
+        after={"status": Member.Status.ACTIVE, **({"via": via} if via != "invitation" else {})},
+    )

@@ -77,6 +77,7 @@ NOT_PAGES = {
     "integration_email_domain_check": "POST, redirects to the email domains page",
     "integration_email_domain_remove": "POST, redirects to the email domains page",
     "integration_sso_remove": "POST, redirects to the provider page",
+    "sso_test": "POST, redirects to the identity provider; its result needs one (tests/sso)",
 }
 # Mounted apps that are not the panel: SCIM speaks JSON, Django's admin and anymail's webhooks
 # are not pages an organization's people use.
@@ -236,6 +237,10 @@ SIGNED_OUT = [
     Visit("invitation-revoked", "invitation_accept", "/invite/{invite_revoked}/", 410),
     Visit("invitation-unknown", "invitation_accept", "/invite/{unknown_token}/", 410),
     Visit("not-found-signed-out", "404", "/no-such-page/", 404),
+    # Single sign-on pages that need no identity provider: an organization without it, and a
+    # callback that belongs to no sign-in started in this browser.
+    Visit("sso-not-set-up", "sso_start", "/sso/no-such-organization/", 404),
+    Visit("sso-expired", "sso_callback", "/sso/callback/?state=unknown&code=x", 400),
     # Sign in, then out: the signed-out page.
     Visit(
         "signed-out",
