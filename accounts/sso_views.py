@@ -36,11 +36,9 @@ from accounts.permissions import member_required
 from accounts.selectors import active_memberships
 from accounts.services import invitations as invitation_services
 from accounts.services import sso as services
-from accounts.twofactor import open_secret
 from accounts.views_twofactor import begin_pending_sign_in
 from integrations.models import SsoConnection
 from integrations.oidc import (
-    OidcClientConfig,
     PendingSignIn,
     SsoError,
     SsoIdentity,
@@ -48,6 +46,7 @@ from integrations.oidc import (
     sign_in_start,
 )
 from integrations.providers import PROVIDERS_BY_SLUG
+from integrations.sso import sso_client_config
 
 logger = logging.getLogger(__name__)
 
@@ -57,24 +56,6 @@ MAX_PENDING = 5
 # Seconds a person has at the provider before the sign-in has to start again.
 PENDING_SECONDS = 10 * 60
 BACKEND = "django.contrib.auth.backends.ModelBackend"
-
-
-def _client_config(connection: SsoConnection) -> OidcClientConfig:
-    """The relying party's configuration for an organization's connection.
-
-    For Entra ID the stored issuer is the one built from the tenant (or a national cloud's), and
-    the tenant id is kept so every token's `tid` must name it, as `entra_client_config` does.
-    """
-    secret = open_secret(connection.client_secret_sealed)
-    if secret is None:
-        raise SsoError("The client secret can no longer be read: replace it on the SSO card.")
-    return OidcClientConfig(
-        issuer=connection.issuer,
-        client_id=connection.client_id,
-        client_secret=secret.decode(),
-        redirect_uri=settings.SITE_URL + "/sso/callback/",
-        entra_tenant_id=connection.entra_tenant_id or None,
-    )
 
 
 # --- Pending sign-ins in the session -------------------------------------------------------------
@@ -173,7 +154,7 @@ def sso_start(request: HttpRequest, organization: str) -> HttpResponse:
             switch_organization(request, member)
             return redirect(settings.LOGIN_REDIRECT_URL)
     try:
-        started = sign_in_start(_client_config(connection))
+        started = sign_in_start(sso_client_config(connection))
     except SsoError as error:
         services.sso_sign_in_refused(
             organization=org, reason=services.Refusal.PROTOCOL, detail=str(error)
@@ -203,7 +184,7 @@ def sso_test(request: PanelRequest, organization: str) -> HttpResponse:
         messages.error(request, "Save the single sign-on settings before testing them.")
         return redirect("integration_list")
     try:
-        started = sign_in_start(_client_config(connection))
+        started = sign_in_start(sso_client_config(connection))
     except SsoError as error:
         result = services.sso_test_record(
             connection=connection, by=request.member, identity=None, error=str(error)
@@ -272,7 +253,7 @@ def sso_callback(request: HttpRequest) -> HttpResponse:
         return _not_set_up(request)
     try:
         identity = sign_in_finish(
-            _client_config(connection),
+            sso_client_config(connection),
             pending=PendingSignIn.from_session(flow["pending"]),
             callback_params=request.GET.dict(),
         )
@@ -384,7 +365,7 @@ def _finish_test(
     error = ""
     try:
         identity = sign_in_finish(
-            _client_config(connection),
+            sso_client_config(connection),
             pending=PendingSignIn.from_session(flow["pending"]),
             callback_params=request.GET.dict(),
         )

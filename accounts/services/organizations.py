@@ -31,6 +31,11 @@ def _check_password(password: str, *, user: User | None = None) -> None:
         raise InvalidInput(" ".join(exc.messages)) from exc
 
 
+# Short names that would collide with fixed paths under an organization's own addresses
+# (`/sso/<slug>/` beside `/sso/callback/`).
+RESERVED_SLUGS = frozenset({"callback"})
+
+
 def organization_create(
     *,
     name: str,
@@ -57,6 +62,8 @@ def organization_create(
     slug = slugify(slug or name)[:60]
     if not slug:
         raise InvalidInput("The organization name must contain at least one letter or digit.")
+    if slug in RESERVED_SLUGS:
+        raise InvalidInput(f"{slug!r} is reserved: choose another short name (--slug).")
     owner_email = _clean_email(owner_email)
     existing = User.objects.filter(email__iexact=owner_email).first()
     account_name = name_from_full_name(existing.full_name) if existing else None

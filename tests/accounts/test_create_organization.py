@@ -177,6 +177,22 @@ def test_duplicate_slug_is_refused():
         )
 
 
+def test_a_reserved_short_name_is_refused():
+    # "callback" would make the organization's sign-in address /sso/callback/, the redirect URI
+    with pytest.raises(CommandError, match="'callback' is reserved"):
+        run(
+            "--name",
+            "Callback",
+            "--owner-email",
+            "a@example.com",
+            "--owner-name",
+            "Olu Owner",
+            "--owner-password",
+            GOOD_PASSWORD,
+        )
+    assert not Organization.objects.exists()
+
+
 def test_existing_account_becomes_owner_with_its_own_password():
     # given
     user = UserFactory(email="multi@example.com")
