@@ -83,7 +83,7 @@ class SsoShortNameForm(forms.Form):
     """ "Use single sign-on": the organization's short name, as in its sign-in address."""
 
     organization = forms.CharField(
-        label="Your organization's short name",
+        label="Organization short name",
         max_length=60,
         help_text="As in its sign-in address, for example contoso in /sso/contoso/. "
         "Your administrator can tell you.",

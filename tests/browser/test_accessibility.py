@@ -177,9 +177,23 @@ def open_details(name: str) -> Step:
 SIGNED_OUT = [
     Visit("sign-in", "login", "/login/"),
     Visit(
+        "sign-in-email-error", "login", then("/login/", submit("Continue", Email="not-an-address"))
+    ),
+    Visit("sign-in-password", "login", then("/login/", submit("Continue", Email="{owner_email}"))),
+    Visit("sign-in-short-name", "login", "/login/?step=sso"),
+    Visit(
+        "sign-in-short-name-error",
+        "login",
+        then("/login/?step=sso", submit("Continue", Organization_short_name="nobody")),
+    ),
+    Visit(
         "sign-in-error",
         "login",
-        then("/login/", submit("Sign in", Email="nobody@example.com", Password="wrong-password")),
+        then(
+            "/login/",
+            submit("Continue", Email="nobody@example.com"),
+            submit("Sign in", Password="wrong-password"),
+        ),
     ),
     Visit("password-reset", "password_reset", "/password-reset/"),
     Visit(
@@ -227,7 +241,8 @@ SIGNED_OUT = [
         "logout",
         then(
             "/login/",
-            submit("Sign in", Email="{member_email}", Password=DEFAULT_PASSWORD),
+            submit("Continue", Email="{member_email}"),
+            submit("Sign in", Password=DEFAULT_PASSWORD),
             sign_out,
         ),
     ),
@@ -406,7 +421,10 @@ OWNER_CONNECTED = [
         "sign-in-code",
         "login_two_factor",
         then(
-            sign_out, "/login/", submit("Sign in", Email="{owner_email}", Password=DEFAULT_PASSWORD)
+            sign_out,
+            "/login/",
+            submit("Continue", Email="{owner_email}"),
+            submit("Sign in", Password=DEFAULT_PASSWORD),
         ),
     ),
     Visit(
