@@ -83,13 +83,13 @@ class SignInView(auth_views.LoginView):
         if step == "sso":
             return self._render("short-name", short_name_form=SsoShortNameForm())
         email = request.session.get(self.EMAIL_KEY, "") if step != "email" else ""
-        if email:
-            route = sso_routing.route_for_email(email)
-            if step == "password" or route is None or not route.required:
-                return self._render("password", email=email, route=route)
+        route = sso_routing.route_for_email(email) if email else None
+        if email and step == "password":
+            return self._render("password", email=email, route=route)
+        if route is not None and route.required:
             # Back from the identity provider: go there again, or use the password instead.
             return self._render("sso-required", email=email, route=route)
-        return self._render("email", email_form=SignInEmailForm())
+        return self._render("email", email_form=SignInEmailForm(initial={"username": email}))
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         step = request.POST.get("step", "")

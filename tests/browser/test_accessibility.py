@@ -30,8 +30,9 @@ from django.utils.http import urlsafe_base64_encode
 from accounts.audit import Actor
 from accounts.models import Invitation, Member, Organization
 from accounts.services import invitations as invitation_services
+from accounts.twofactor import seal_secret
 from integrations import domains
-from integrations.models import DeprovisionHold, EmailDomain, ScimRequest
+from integrations.models import DeprovisionHold, EmailDomain, ScimRequest, SsoConnection
 from tests.browser.conftest import screenshot, sign_in
 from tests.browser.test_two_factor import code_for
 from tests.dns_server import loopback_dns
@@ -40,6 +41,7 @@ from tests.factories import (
     ActiveMemberFactory,
     AdminFactory,
     MemberFactory,
+    OrganizationFactory,
     OwnerFactory,
 )
 from tests.integrations.scim.conftest import ScimClient
@@ -248,6 +250,36 @@ SIGNED_OUT = [
     ),
     # Last: it uses up the registration rate limit.
     Visit("invitation-rate-limited", "invitation_accept", until_rate_limited, 429),
+]
+
+# Contoso verified contoso.com and has Entra ID single sign-on (optional, then required); Fabrikam
+# requires it and its member Pat is an owner nowhere.
+SSO_SIGN_IN = [
+    Visit(
+        "sign-in-sso-optional",
+        "login",
+        then("/login/", submit("Continue", Email="ann@contoso.com")),
+    ),
+    Visit("invitation-sso-optional", "invitation_accept", "/invite/{invite_contoso}/"),
+    Visit(
+        "sign-in-sso-password-refused",
+        "login",
+        then(
+            "/login/",
+            submit("Continue", Email="pat@example.org"),
+            submit("Sign in", Password=DEFAULT_PASSWORD),
+        ),
+    ),
+    Visit("invitation-sso-required", "invitation_accept", "/invite/{invite_fabrikam}/"),
+    Visit(
+        "sign-in-sso-required",
+        "login",
+        then(
+            "/login/",
+            submit("Continue", Email="zed@fabrikam.test"),
+            "/login/",
+        ),
+    ),
 ]
 
 OWNER_EMPTY = [
@@ -732,6 +764,42 @@ def test_signed_out_pages_pass_axe_and_fit_a_phone(page, settings):
     }
     # when
     findings = run_visits(page, SIGNED_OUT, data)
+    # then
+    assert not findings.problems, findings.report()
+
+
+@pytest.mark.urls("tests.accounts.sso_start_urls")
+def test_single_sign_on_sign_in_states_pass_axe_and_fit_a_phone(page):
+    # given
+    contoso = OrganizationFactory(name="Contoso", slug="contoso")
+    fabrikam = OrganizationFactory(name="Fabrikam", slug="fabrikam")
+    ActiveMemberFactory(organization=fabrikam, email="pat@example.org")
+    for organization, name, policy in (
+        (contoso, "contoso.com", "optional"),
+        (fabrikam, "fabrikam.test", "required"),
+    ):
+        EmailDomain.objects.create(
+            organization=organization,
+            domain=name,
+            token="t" * 32,
+            added_by_label="Owner",
+            state=EmailDomain.State.VERIFIED,
+            verified_at=timezone.now(),
+        )
+        SsoConnection.objects.create(
+            organization=organization,
+            provider="entra-id",
+            issuer="https://login.microsoftonline.com/tenant/v2.0",
+            client_id="client",
+            client_secret_sealed=seal_secret(b"secret"),
+            policy=policy,
+        )
+    data = {
+        "invite_contoso": invitation_for(contoso, "ines@contoso.com")[2],
+        "invite_fabrikam": invitation_for(fabrikam, "ines@fabrikam.test")[2],
+    }
+    # when
+    findings = run_visits(page, SSO_SIGN_IN, data)
     # then
     assert not findings.problems, findings.report()
 
