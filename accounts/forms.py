@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
-from accounts import ratelimit
+from accounts import ratelimit, session_scope
 from accounts.models import Group, Member, User
 from accounts.selectors import INVITATION_FILTERS, active_memberships
 
@@ -47,10 +47,51 @@ class SignInForm(AuthenticationForm):
                     ratelimit.record_failure(key, window=settings.SIGNIN_FAILURE_WINDOW)
             raise
 
+    # Set when the password was right but opens nothing: where the person signs in instead.
+    sso_routes: list[Any] = []
+
     def confirm_login_allowed(self, user: User) -> None:
+        """A right password that opens no organization (each requires single sign-on from this
+        person, who is an owner nowhere) says where to sign in instead of opening an empty panel.
+        Only said after the password was right, so it reveals nothing about other addresses."""
         super().confirm_login_allowed(user)
-        if not active_memberships(user).exists():
+        memberships = active_memberships(user)
+        if not memberships.exists():
             raise ValidationError(self.error_messages["no_organization"], code="no_organization")
+        if not session_scope.password_allowed(memberships).exists():
+            from accounts.sso_routing import password_refusal
+
+            message, self.sso_routes = password_refusal([m.organization for m in memberships])
+            raise ValidationError(message, code="sso_required")
+
+
+class SignInEmailForm(forms.Form):
+    """The sign-in page's first step: the address alone, whose domain decides what comes next."""
+
+    username = forms.EmailField(
+        label="Email",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "username"}),
+        error_messages={
+            "required": "Enter your email address.",
+            "invalid": "Enter a valid email address, such as name@example.com.",
+        },
+    )
+
+
+class SsoShortNameForm(forms.Form):
+    """ "Use single sign-on": the organization's short name, as in its sign-in address."""
+
+    organization = forms.CharField(
+        label="Organization short name",
+        max_length=60,
+        help_text="As in its sign-in address, for example contoso in /sso/contoso/. "
+        "Your administrator can tell you.",
+        widget=forms.TextInput(
+            attrs={"autofocus": True, "autocapitalize": "none", "spellcheck": "false"}
+        ),
+        error_messages={"required": "Enter your organization's short name."},
+    )
 
 
 class SwitchOrganizationForm(forms.Form):

@@ -25,16 +25,28 @@ def member_required(view: View) -> View:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if request.member is None:  # type: ignore[attr-defined]
-            # Suspended or removed while signed in: end the session instead of showing a dead end.
+            # Suspended or removed while signed in, or every organization this session opened
+            # now requires single sign-on: end the session and say why instead of a dead end.
+            reason = _closed_reason(request.user)
             logout(request)
-            messages.error(
-                request,
-                "Your account is not active in any organization. Contact your administrator.",
-            )
+            messages.error(request, reason)
             return redirect("login")
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+def _closed_reason(user: Any) -> str:
+    from accounts.selectors import active_memberships
+    from accounts.session_scope import password_allowed
+    from accounts.sso_routing import password_refusal
+
+    memberships = active_memberships(user)
+    if not memberships.exists():
+        return "Your account is not active in any organization. Contact your administrator."
+    if password_allowed(memberships).exists():
+        return "Sign in again to continue."
+    return password_refusal([member.organization for member in memberships])[0]
 
 
 def admin_required(view: View) -> View:

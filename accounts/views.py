@@ -18,7 +18,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import ratelimit, selectors, session_scope, twofactor, views_twofactor
+from accounts import (
+    ratelimit,
+    selectors,
+    session_scope,
+    sso_routing,
+    twofactor,
+    views_twofactor,
+)
 from accounts.audit import Actor
 from accounts.csv_export import csv_lines, csv_response
 from accounts.exceptions import AccountsError
@@ -32,7 +39,9 @@ from accounts.forms import (
     OrganizationSecurityForm,
     RegistrationForm,
     RoleForm,
+    SignInEmailForm,
     SignInForm,
+    SsoShortNameForm,
     SwitchOrganizationForm,
     TwoFactorCodeForm,
 )
@@ -49,13 +58,104 @@ PAGE_SIZE = 50
 
 
 class SignInView(auth_views.LoginView):
+    """The sign-in page, in steps that are each a plain form submission (no JavaScript needed).
+
+    1. The email address. Its domain alone decides what follows (accounts/sso_routing.py): the
+       organization that verified it sends the person to its identity provider when single
+       sign-on is required there, and offers "Continue with ..." next to the password when it is
+       optional. Nothing reads whether the address has an account, so the page is the same, and
+       as fast, for an address that has one and one that does not.
+    2. The password (with the two-factor code after it, as before). It is always reachable, also
+       for a domain that requires single sign-on: owners keep it as the break-glass way in, and a
+       person who also belongs to other organizations uses it there. What a password may open is
+       decided after sign-in (accounts/session_scope.py).
+    "Use single sign-on" asks for the organization's short name instead of an address.
+    """
+
     form_class = SignInForm
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+    EMAIL_KEY = "sign_in_email"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        step = request.GET.get("step", "")
+        if step == "email":
+            request.session.pop(self.EMAIL_KEY, None)
+        if step == "sso":
+            return self._render("short-name", short_name_form=SsoShortNameForm())
+        email = request.session.get(self.EMAIL_KEY, "") if step != "email" else ""
+        route = sso_routing.route_for_email(email) if email else None
+        if email and step == "password":
+            return self._render("password", email=email, route=route)
+        if route is not None and route.required:
+            # Back from the identity provider: go there again, or use the password instead.
+            return self._render("sso-required", email=email, route=route)
+        return self._render("email", email_form=SignInEmailForm(initial={"username": email}))
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        step = request.POST.get("step", "")
+        if step == "email":
+            return self._email_step()
+        if step == "sso":
+            return self._short_name_step()
+        return super().post(request, *args, **kwargs)
+
+    def _email_step(self) -> HttpResponse:
+        form = SignInEmailForm(self.request.POST)
+        if not form.is_valid():
+            return self._render("email", email_form=form)
+        email = form.cleaned_data["username"]
+        self.request.session[self.EMAIL_KEY] = email
+        route = sso_routing.route_for_email(email)
+        if route is not None and route.required:
+            return redirect(route.url)
+        return self._render("password", email=email, route=route)
+
+    def _short_name_step(self) -> HttpResponse:
+        form = SsoShortNameForm(self.request.POST)
+        if form.is_valid():
+            route = sso_routing.route_for_slug(form.cleaned_data["organization"])
+            if route is not None:
+                return redirect(route.url)
+            # The same words for a name nobody has and one without single sign-on.
+            form.add_error(
+                "organization",
+                "No organization with that short name signs in with single sign-on. Check the "
+                "name with your administrator, or sign in with your email address.",
+            )
+        return self._render("short-name", short_name_form=form)
+
+    def _render(self, step: str, **context: Any) -> HttpResponse:
+        form = None
+        if step == "password":
+            form = self._focus_password(
+                SignInForm(request=self.request, initial={"username": context["email"]})
+            )
+        return self.render_to_response(self.get_context_data(step=step, form=form, **context))
+
+    def get_form(self, form_class: Any = None) -> Any:
+        return self._focus_password(super().get_form(form_class))
+
+    @staticmethod
+    def _focus_password(form: Any) -> Any:
+        """The address was given in the first step: the password field takes the focus."""
+        form.fields["username"].widget.attrs.pop("autofocus", None)
+        form.fields["password"].widget.attrs["autofocus"] = True
+        return form
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        if "step" not in context:  # the password form posted back with an error
+            form = context["form"]
+            email = str(form.data.get("username", ""))
+            context.update(step="password", email=email, route=sso_routing.route_for_email(email))
+            context["sso_routes"] = getattr(form, "sso_routes", [])
+        return context
 
     def form_valid(self, form: Any) -> HttpResponse:
         """The password is right. With two-factor sign-in on, the session stays anonymous and
         the code page comes next; `login()` runs only once the code is accepted."""
+        self.request.session.pop(self.EMAIL_KEY, None)
         user = form.get_user()
         if not twofactor.is_enabled(user):
             response = super().form_valid(form)
@@ -454,6 +554,19 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     form_class = ExistingAccountForm if existing else RegistrationForm
     initial = {"full_name": invitation.member.full_name}
     form = form_class(request.POST or None, initial=initial)
+    # Single sign-on on: "Continue with Microsoft" finishes the registration through the identity
+    # provider (accounts/sso_views.py); when it is required, that is the only way, and no password
+    # is ever set.
+    route = sso_routing.route_for_organization(invitation.organization)
+    sso_url = sso_routing.sso_start_url(invitation.organization.slug, invitation=token)
+    password_allowed = route is None or not route.required
+    if request.method == "POST" and route is not None and route.required:
+        messages.error(
+            request,
+            f"{invitation.organization.name} signs you in through {route.provider_name}: "
+            f"use Continue with {route.button}.",
+        )
+        return redirect("invitation_accept", token=token)
     if request.method == "POST" and form.is_valid():
         password = form.cleaned_data.get("password1") or form.cleaned_data["password"]
         try:
@@ -477,6 +590,9 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             "form": form,
             "existing": existing,
             "password_rules": password_validators_help_text_html(),
+            "route": route,
+            "sso_url": sso_url if route is not None else "",
+            "password_allowed": password_allowed,
         },
     )
 

@@ -230,6 +230,8 @@ def _message(invitation: Invitation, *, reminder: bool) -> EmailMultiAlternative
         "contact": contact,
         "reminder": reminder,
         "site_url": settings.SITE_URL,
+        # Single sign-on required: the person finishes through the identity provider, no password.
+        "sso": _required_sso(organization),
     }
     subject = render_to_string("emails/invitation_subject.txt", context).strip()
     message = EmailMultiAlternatives(
@@ -242,6 +244,13 @@ def _message(invitation: Invitation, *, reminder: bool) -> EmailMultiAlternative
     )
     message.attach_alternative(render_to_string("emails/invitation.html", context), "text/html")
     return message
+
+
+def _required_sso(organization: Organization) -> object:
+    from accounts.sso_routing import route_for_organization
+
+    route = route_for_organization(organization)
+    return route if route is not None and route.required else None
 
 
 def _domain() -> str:

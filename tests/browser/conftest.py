@@ -76,6 +76,7 @@ def sign_in(page, email: str) -> None:
 
     page.goto("/login/")
     page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Continue").click()
     page.get_by_label("Password").fill(DEFAULT_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", level=1).wait_for()

@@ -41,6 +41,7 @@ from tests.factories import (
     ActiveMemberFactory,
     AdminFactory,
     MemberFactory,
+    OrganizationFactory,
     OwnerFactory,
 )
 from tests.integrations.scim.conftest import ScimClient
@@ -193,9 +194,23 @@ def open_details(name: str) -> Step:
 SIGNED_OUT = [
     Visit("sign-in", "login", "/login/"),
     Visit(
+        "sign-in-email-error", "login", then("/login/", submit("Continue", Email="not-an-address"))
+    ),
+    Visit("sign-in-password", "login", then("/login/", submit("Continue", Email="{owner_email}"))),
+    Visit("sign-in-short-name", "login", "/login/?step=sso"),
+    Visit(
+        "sign-in-short-name-error",
+        "login",
+        then("/login/?step=sso", submit("Continue", Organization_short_name="nobody")),
+    ),
+    Visit(
         "sign-in-error",
         "login",
-        then("/login/", submit("Sign in", Email="nobody@example.com", Password="wrong-password")),
+        then(
+            "/login/",
+            submit("Continue", Email="nobody@example.com"),
+            submit("Sign in", Password="wrong-password"),
+        ),
     ),
     Visit("password-reset", "password_reset", "/password-reset/"),
     Visit(
@@ -247,12 +262,43 @@ SIGNED_OUT = [
         "logout",
         then(
             "/login/",
-            submit("Sign in", Email="{member_email}", Password=DEFAULT_PASSWORD),
+            submit("Continue", Email="{member_email}"),
+            submit("Sign in", Password=DEFAULT_PASSWORD),
             sign_out,
         ),
     ),
     # Last: it uses up the registration rate limit.
     Visit("invitation-rate-limited", "invitation_accept", until_rate_limited, 429),
+]
+
+# Contoso verified contoso.com and has Entra ID single sign-on (optional, then required); Fabrikam
+# requires it and its member Pat is an owner nowhere.
+SSO_SIGN_IN = [
+    Visit(
+        "sign-in-sso-optional",
+        "login",
+        then("/login/", submit("Continue", Email="ann@contoso.com")),
+    ),
+    Visit("invitation-sso-optional", "invitation_accept", "/invite/{invite_contoso}/"),
+    Visit(
+        "sign-in-sso-password-refused",
+        "login",
+        then(
+            "/login/",
+            submit("Continue", Email="pat@example.org"),
+            submit("Sign in", Password=DEFAULT_PASSWORD),
+        ),
+    ),
+    Visit("invitation-sso-required", "invitation_accept", "/invite/{invite_fabrikam}/"),
+    Visit(
+        "sign-in-sso-required",
+        "login",
+        then(
+            "/login/",
+            submit("Continue", Email="zed@fabrikam.test"),
+            "/login/",
+        ),
+    ),
 ]
 
 OWNER_EMPTY = [
@@ -444,7 +490,10 @@ OWNER_CONNECTED = [
         "sign-in-code",
         "login_two_factor",
         then(
-            sign_out, "/login/", submit("Sign in", Email="{owner_email}", Password=DEFAULT_PASSWORD)
+            sign_out,
+            "/login/",
+            submit("Continue", Email="{owner_email}"),
+            submit("Sign in", Password=DEFAULT_PASSWORD),
         ),
     ),
     Visit(
@@ -768,6 +817,41 @@ def test_signed_out_pages_pass_axe_and_fit_a_phone(page, settings):
     }
     # when
     findings = run_visits(page, SIGNED_OUT, data)
+    # then
+    assert not findings.problems, findings.report()
+
+
+def test_single_sign_on_sign_in_states_pass_axe_and_fit_a_phone(page):
+    # given
+    contoso = OrganizationFactory(name="Contoso", slug="contoso")
+    fabrikam = OrganizationFactory(name="Fabrikam", slug="fabrikam")
+    ActiveMemberFactory(organization=fabrikam, email="pat@example.org")
+    for organization, name, policy in (
+        (contoso, "contoso.com", "optional"),
+        (fabrikam, "fabrikam.test", "required"),
+    ):
+        EmailDomain.objects.create(
+            organization=organization,
+            domain=name,
+            token="t" * 32,
+            added_by_label="Owner",
+            state=EmailDomain.State.VERIFIED,
+            verified_at=timezone.now(),
+        )
+        SsoConnection.objects.create(
+            organization=organization,
+            provider="entra-id",
+            issuer="https://login.microsoftonline.com/tenant/v2.0",
+            client_id="client",
+            client_secret_sealed=seal_secret(b"secret"),
+            policy=policy,
+        )
+    data = {
+        "invite_contoso": invitation_for(contoso, "ines@contoso.com")[2],
+        "invite_fabrikam": invitation_for(fabrikam, "ines@fabrikam.test")[2],
+    }
+    # when
+    findings = run_visits(page, SSO_SIGN_IN, data)
     # then
     assert not findings.problems, findings.report()
 

@@ -74,6 +74,7 @@ def test_owner_sees_the_banner_and_applies_held_changes(page, live_server, setti
     # when: the owner signs in
     page.goto("/login/")
     page.get_by_label("Email").fill("owner@acme.test")
+    page.get_by_role("button", name="Continue").click()
     page.get_by_label("Password").fill(DEFAULT_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     banner = page.get_by_test_id("deprovision-guard-banner")
@@ -127,6 +128,7 @@ def test_owner_keeps_members_active_and_reads_what_to_fix(page, live_server, set
     # when: the owner opens the guard from the Integrations page and keeps the member active
     page.goto("/login/")
     page.get_by_label("Email").fill("owner@acme.test")
+    page.get_by_role("button", name="Continue").click()
     page.get_by_label("Password").fill(DEFAULT_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("navigation").get_by_role("link", name="Integrations").click()
@@ -168,6 +170,7 @@ def test_owner_tunes_the_guard_for_a_pilot_and_turns_it_off(page, live_server, s
     # when: the owner opens the guard's page
     page.goto("/login/")
     page.get_by_label("Email").fill("owner@acme.test")
+    page.get_by_role("button", name="Continue").click()
     page.get_by_label("Password").fill(DEFAULT_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("navigation").get_by_role("link", name="Integrations").click()

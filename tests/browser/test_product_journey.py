@@ -104,6 +104,7 @@ def test_the_whole_product_journey(page, live_server, tmp_path):
     # 2. The owner signs in and gets credentials for Microsoft Entra ID.
     page.goto("/login/")
     page.get_by_label("Email").fill(OWNER_EMAIL)
+    page.get_by_role("button", name="Continue").click()
     page.get_by_label("Password").fill(OWNER_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", name="Fabrikam").wait_for()
@@ -209,6 +210,7 @@ def test_the_whole_product_journey(page, live_server, tmp_path):
     page.get_by_role("button", name="Sign out").click()
     page.goto("/login/")
     page.get_by_label("Email").fill("megan@fabrikam.example")
+    page.get_by_role("button", name="Continue").click()
     page.get_by_label("Password").fill(EMPLOYEE_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", name="Your account").wait_for()
@@ -222,6 +224,7 @@ def test_the_whole_product_journey(page, live_server, tmp_path):
     assert status == 200 and disabled["active"] is False
     page.goto("/login/")
     page.get_by_label("Email").fill(OWNER_EMAIL)
+    page.get_by_role("button", name="Continue").click()
     page.get_by_label("Password").fill(OWNER_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", name="Fabrikam").wait_for()

@@ -24,6 +24,7 @@ def test_owner_signs_in_and_reaches_the_dashboard_and_users_page(page):
     assert page.url.endswith("/login/?next=/")
     screenshot(page, "sign-in")
     page.get_by_label("Email").fill("OWNER@acme.test")
+    page.get_by_role("button", name="Continue").click()
     page.get_by_label("Password").fill(DEFAULT_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     # then
@@ -51,6 +52,7 @@ def test_wrong_password_shows_an_error_in_the_browser(page):
     OwnerFactory(email="owner@acme.test")
     page.goto("/login/")
     page.get_by_label("Email").fill("owner@acme.test")
+    page.get_by_role("button", name="Continue").click()
     page.get_by_label("Password").fill("not-the-password")
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("alert").wait_for()

@@ -23,6 +23,7 @@ def code_for(manual_key: str, steps_ahead: int = 0) -> str:
 
 def sign_in_with_password(page, email: str) -> None:
     page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Continue").click()
     page.get_by_label("Password").fill(DEFAULT_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
 
