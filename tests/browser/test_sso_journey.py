@@ -52,6 +52,7 @@ def enroll_two_factor(owner: Member) -> bytes:
 def sign_in_with_code(page, email: str, key: bytes, *, steps_ahead: int = 0) -> None:
     page.goto("/login/")
     page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Continue").click()
     page.get_by_label("Password").fill(DEFAULT_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", name="Enter your code").wait_for()
