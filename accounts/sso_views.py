@@ -197,7 +197,19 @@ def sso_test(request: PanelRequest, organization: str) -> HttpResponse:
         organization=request.organization.pk,
         member=request.member.pk,
     )
-    return redirect(started.url)
+    # Not a redirect: the browser enforces the panel's CSP "form-action 'self'" on every hop of a
+    # form's redirects, so a 302 from this POST to the provider is blocked. A page that refreshes
+    # to the provider is an ordinary navigation (and its link works without the refresh).
+    response = render(
+        request,
+        "accounts/sso_test_continue.html",
+        {
+            "url": started.url,
+            "provider_name": _provider_name(connection) or "the identity provider",
+        },
+    )
+    response["Refresh"] = f"0;url={started.url}"
+    return response
 
 
 def _test_page(
