@@ -197,18 +197,32 @@ def sso_test(request: PanelRequest, organization: str) -> HttpResponse:
         organization=request.organization.pk,
         member=request.member.pk,
     )
-    # Not a redirect: the browser enforces the panel's CSP "form-action 'self'" on every hop of a
-    # form's redirects, so a 302 from this POST to the provider is blocked. A page that refreshes
-    # to the provider is an ordinary navigation (and its link works without the refresh).
+    provider_name = _provider_name(connection) or "the identity provider"
+    return continue_page(
+        request,
+        url=started.url,
+        provider_name=provider_name,
+        heading=f"Signing you in at {provider_name}",
+        lead=f"Your browser continues to {provider_name} now. Sign in there; you come back "
+        "here to see what it sent.",
+    )
+
+
+def continue_page(
+    request: HttpRequest, *, url: str, provider_name: str, heading: str, lead: str
+) -> HttpResponse:
+    """A page that sends the browser on to `url` at once, for an answer to a form post.
+
+    Not a redirect: browsers enforce the panel's CSP `form-action 'self'` on every hop after a
+    form submission, so a POST answered with a redirect that ends at the identity provider is
+    blocked. A `Refresh` is a new navigation; the link is there should it not happen.
+    """
     response = render(
         request,
-        "accounts/sso_test_continue.html",
-        {
-            "url": started.url,
-            "provider_name": _provider_name(connection) or "the identity provider",
-        },
+        "accounts/sso_continue.html",
+        {"url": url, "provider_name": provider_name, "heading": heading, "lead": lead},
     )
-    response["Refresh"] = f"0;url={started.url}"
+    response["Refresh"] = f"0;url={url}"
     return response
 
 

@@ -52,6 +52,7 @@ from accounts.services import directory, roles
 from accounts.services import invitations as invitation_services
 from accounts.services import twofactor as twofactor_services
 from accounts.services.sso import sso_connection_for_sign_in
+from accounts.sso_views import continue_page
 from integrations.selectors import connection_status, recent_provisioning_problems
 
 PAGE_SIZE = 50
@@ -108,7 +109,7 @@ class SignInView(auth_views.LoginView):
         self.request.session[self.EMAIL_KEY] = email
         route = sso_routing.route_for_email(email)
         if route is not None and route.required:
-            return redirect(route.url)
+            return self._continue(route)
         return self._render("password", email=email, route=route)
 
     def _short_name_step(self) -> HttpResponse:
@@ -116,7 +117,7 @@ class SignInView(auth_views.LoginView):
         if form.is_valid():
             route = sso_routing.route_for_slug(form.cleaned_data["organization"])
             if route is not None:
-                return redirect(route.url)
+                return self._continue(route)
             # The same words for a name nobody has and one without single sign-on.
             form.add_error(
                 "organization",
@@ -124,6 +125,18 @@ class SignInView(auth_views.LoginView):
                 "name with your administrator, or sign in with your email address.",
             )
         return self._render("short-name", short_name_form=form)
+
+    def _continue(self, route: sso_routing.SsoRoute) -> HttpResponse:
+        """On to the organization's sign-in address and its identity provider (a page, not a
+        redirect: see accounts.sso_views.continue_page)."""
+        return continue_page(
+            self.request,
+            url=route.url,
+            provider_name=route.provider_name,
+            heading=f"Continue with {route.button}",
+            lead=f"{route.organization.name} signs you in through {route.provider_name}. "
+            "Your browser continues there now.",
+        )
 
     def _render(self, step: str, **context: Any) -> HttpResponse:
         form = None

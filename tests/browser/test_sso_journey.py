@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts import twofactor as tf
 from accounts.models import AuditLogEntry, Member
 from accounts.services import twofactor as twofactor_services
-from integrations.models import SsoConnection, SsoLink
+from integrations.models import EmailDomain, SsoConnection, SsoLink
 from tests.browser.conftest import screenshot
 from tests.factories import DEFAULT_PASSWORD, MemberFactory, OwnerFactory
 from tests.sso.conftest import OKTA
@@ -83,7 +83,7 @@ def test_an_owner_connects_okta_tests_and_requires_it_and_a_provisioned_person_s
     settings.SITE_URL = live_server.url
     settings.SSO_ALLOW_INSECURE_LOOPBACK_ISSUER = True
     owner = OwnerFactory(
-        organization__name="Acme Corp", organization__slug="acme", email="owner@acme.test"
+        organization__name="Acme Corp", organization__slug="acme", email="it-admin@acme-it.test"
     )
     organization = owner.organization
     key = enroll_two_factor(owner)
@@ -103,7 +103,7 @@ def test_an_owner_connects_okta_tests_and_requires_it_and_a_provisioned_person_s
     }
 
     # when: the owner opens Integrations → Okta and registers the app with the card's redirect URI
-    sign_in_with_code(page, "owner@acme.test", key)
+    sign_in_with_code(page, "it-admin@acme-it.test", key)
     page.get_by_role("navigation").get_by_role("link", name="Integrations").click()
     page.get_by_role("heading", name="Integrations", level=1).wait_for()
     page.get_by_role("link", name="Okta").first.click()
@@ -142,7 +142,7 @@ def test_an_owner_connects_okta_tests_and_requires_it_and_a_provisioned_person_s
     # when: back on the card, optional, then required (tested, and the owner has two-factor)
     page.get_by_role("link", name="Integrations").first.click()
     page.get_by_role("link", name="Okta").first.click()
-    assert "by owner@acme.test" in page.get_by_test_id("sso-tested").inner_text() or (
+    assert "by it-admin@acme-it.test" in page.get_by_test_id("sso-tested").inner_text() or (
         "ago" in page.get_by_test_id("sso-tested").inner_text()
     )
     page.get_by_label("Optional", exact=False).check()
@@ -156,14 +156,25 @@ def test_an_owner_connects_okta_tests_and_requires_it_and_a_provisioned_person_s
     page.get_by_role("button", name="Sign out").click()
     page.get_by_role("heading", name="You are signed out").wait_for()
 
-    # when: the provisioned person, in their own browser, opens the organization's sign-in
-    # address and signs in at Okta with their userName in another letter case
+    # when: the provisioned person, in their own browser, starts at the sign-in page with their
+    # address on the organization's verified domain (SSO required: on to Okta, no password), and
+    # signs in at Okta with their userName in another letter case
+    EmailDomain.objects.create(
+        organization=organization,
+        domain="acme.test",
+        token="t" * 32,
+        state=EmailDomain.State.VERIFIED,
+        verified_at=timezone.now(),
+        added_by_label="it-admin@acme-it.test",
+    )
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 860})
     violations: list[str] = []
     context.on("console", lambda message: violations.append(message.text))
     theirs = context.new_page()
     theirs.set_default_timeout(15_000)
-    theirs.goto("/sso/acme/")
+    theirs.goto("/login/")
+    theirs.get_by_label("Email").fill("ada@acme.test")
+    theirs.get_by_role("button", name="Continue").click()
     sign_in_at_the_provider(theirs, op, account_id="00u-ada", claims=okta_user)
     # then: they are in the panel, registered, without a password of their own here
     theirs.get_by_role("button", name="Sign out").wait_for()
@@ -176,6 +187,7 @@ def test_an_owner_connects_okta_tests_and_requires_it_and_a_provisioned_person_s
     theirs.goto("/account/")
     theirs.get_by_role("heading", level=1).wait_for()
     assert "ada@acme.test" in theirs.content()
+    assert "You have no password here" in theirs.get_by_test_id("no-password").inner_text()
     screenshot(theirs, "sso-journey-5-account")
     context.close()
     assert not [text for text in violations if "Content Security Policy" in text], violations
@@ -183,7 +195,7 @@ def test_an_owner_connects_okta_tests_and_requires_it_and_a_provisioned_person_s
     # and: the owner's audit log shows the single sign-on
     entry = AuditLogEntry.objects.filter(organization=organization, action="sso.sign_in").get()
     assert entry.after is not None and entry.after.get("registered") is True
-    sign_in_with_code(page, "owner@acme.test", key, steps_ahead=1)
+    sign_in_with_code(page, "it-admin@acme-it.test", key, steps_ahead=1)
     page.goto("/activity/")
     table = page.get_by_test_id("audit-table").inner_text()
     screenshot(page, "sso-journey-6-audit-log")
