@@ -395,7 +395,7 @@ class AuditLogEntry(models.Model):
     """One security-relevant change, written in the same transaction as the change itself."""
 
     class ActorKind(models.TextChoices):
-        USER = "user", "Admin"
+        USER = "user", "Person"
         IDENTITY_PROVIDER = "idp", "Identity provider"
         SYSTEM = "system", "System"
 
