@@ -41,6 +41,20 @@ def _fast_password_hashing(settings) -> None:
 
 
 @pytest.fixture
+def smtp(settings):
+    """A real SMTP server on loopback that Django's SMTP backend sends to: email as it leaves."""
+    from tests.support import smtp_server
+
+    with smtp_server() as inbox:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST = "127.0.0.1"
+        settings.EMAIL_PORT = inbox.port
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        yield inbox
+
+
+@pytest.fixture
 def owner(db) -> Member:
     return OwnerFactory()
 

@@ -13,24 +13,11 @@ from accounts.services import MemberProfile, member_provision
 from accounts.services.invitations import invitation_deliver, invitation_token
 from tests.accounts.test_sign_in_sso import sso
 from tests.factories import OwnerFactory
-from tests.support import smtp_server
 
 pytestmark = pytest.mark.django_db
 
 IDP = Actor.identity_provider("Microsoft Entra ID")
 GOOD_PASSWORD = "a-long-and-unusual-passphrase"
-
-
-@pytest.fixture
-def smtp(settings):
-    """A real SMTP server on loopback: the email as it leaves the product."""
-    with smtp_server() as inbox:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST = "127.0.0.1"
-        settings.EMAIL_PORT = inbox.port
-        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-        yield inbox
 
 
 def invited(policy: str | None, provider: str = "entra-id") -> tuple[Member, Invitation]:

@@ -22,7 +22,6 @@ from integrations.tasks import deprovision_hold_sweep, notify_deprovision_hold
 from tests.conftest import signed_in_client
 from tests.factories import AdminFactory, MemberFactory, OrganizationFactory, OwnerFactory
 from tests.integrations.scim.conftest import ScimClient, scim_client_for
-from tests.support import smtp_server
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ENTRA_AGENT = "Microsoft.Identity.Provisioning"
@@ -560,17 +559,6 @@ def test_the_keep_service_refuses_periods_out_of_bounds(org, owner, entra):
 
 
 # --- The hold notice a crashed worker left in "sending" -----------------------------------------
-
-
-@pytest.fixture
-def smtp(settings):
-    with smtp_server() as inbox:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST = "127.0.0.1"
-        settings.EMAIL_PORT = inbox.port
-        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-        yield inbox
 
 
 @pytest.fixture

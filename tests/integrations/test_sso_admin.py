@@ -17,7 +17,6 @@ from integrations.models import SsoConnection
 from integrations.tasks import sso_secret_expiry_sweep, warn_sso_secret_expiry
 from tests.conftest import signed_in_client
 from tests.factories import AdminFactory, OwnerFactory
-from tests.support import smtp_server
 
 TENANT = "6f1b2c4d-8e9f-4a0b-9c1d-2e3f4a5b6c7d"
 SECRET = "Xy7~plain-client-secret-value-0123456789"
@@ -319,17 +318,6 @@ def test_no_warning_while_the_secret_has_more_than_30_days():
     client = signed_in_client(owner)
     assert b"sso-secret-expiry" not in client.get("/").content
     assert b"sso-secret-expiry" not in client.get("/integrations/entra-id/").content
-
-
-@pytest.fixture
-def smtp(settings):
-    with smtp_server() as inbox:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST = "127.0.0.1"
-        settings.EMAIL_PORT = inbox.port
-        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-        yield inbox
 
 
 @pytest.fixture
