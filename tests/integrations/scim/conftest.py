@@ -27,6 +27,15 @@ class ScimResponse:
     def json(self) -> Any:
         return self.body
 
+    @classmethod
+    def of(cls, status: int, headers: Any, content: bytes) -> ScimResponse:
+        """The response with its body parsed as JSON (None when empty or not JSON)."""
+        try:
+            parsed = json.loads(content) if content else None
+        except ValueError:
+            parsed = None
+        return cls(status, headers, parsed, content)
+
 
 class ScimClient:
     """Talks to one organization's Tenant URL as an identity provider would."""
@@ -60,12 +69,7 @@ class ScimClient:
         data: Any = raw if raw is not None else (json.dumps(body) if body is not None else "")
         url = path if path.startswith("/scim/") else self.base + path
         response = self.client.generic(method, url, data=data, content_type=content_type, **extra)
-        content = response.content
-        try:
-            parsed = json.loads(content) if content else None
-        except ValueError:
-            parsed = None
-        return ScimResponse(response.status_code, response.headers, parsed, content)
+        return ScimResponse.of(response.status_code, response.headers, response.content)
 
     def get(self, path: str, **kwargs: Any) -> ScimResponse:
         return self.request("GET", path, **kwargs)
@@ -138,12 +142,7 @@ class LiveScimClient(ScimClient):
             sent["Content-Type"] = content_type
         url = self.server_url + (path if path.startswith("/scim/") else self.base + path)
         response = requests.request(method, url, data=data, headers=sent, timeout=30)
-        content = response.content
-        try:
-            parsed = json.loads(content) if content else None
-        except ValueError:
-            parsed = None
-        return ScimResponse(response.status_code, response.headers, parsed, content)
+        return ScimResponse.of(response.status_code, response.headers, response.content)
 
 
 @pytest.fixture
