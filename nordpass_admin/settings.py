@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from nordpass_admin.client_address import parse_trusted_proxies
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -57,6 +59,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so every log line of a request (redirects included) carries its id.
     "nordpass_admin.request_id.RequestIdMiddleware",
+    # Before anything reads REMOTE_ADDR: the client's address behind a trusted load balancer.
+    "nordpass_admin.client_address.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "nordpass_admin.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -354,6 +358,11 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=_https)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_https and not DEBUG)
+# Load balancers and proxies in front of the web servers: addresses or networks, comma-separated
+# (empty: trust nobody, REMOTE_ADDR is the client). A request from one of them is attributed to the
+# right-most X-Forwarded-For address that is not one of them (nordpass_admin/client_address.py).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+parse_trusted_proxies(TRUSTED_PROXIES)  # a malformed entry stops the start, naming it
 # Health checks come from the load balancer over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS = env.int(

@@ -27,6 +27,7 @@ def run_settings(**env: str) -> subprocess.CompletedProcess[str]:
         "CELERY_BROKER_URL",
         "EMAIL_BACKEND",
         "SITE_URL",
+        "TRUSTED_PROXIES",
     ):
         clean.pop(name, None)
     clean.update(
@@ -80,3 +81,11 @@ def test_production_values_come_from_the_environment():
     assert values["anymail"] == {"POSTMARK_SERVER_TOKEN": "server-token"}
     assert values["site_url"] == "https://admin.example.com"
     assert values["hsts"] == 31536000 and values["secure_cookie"] is True
+
+
+def test_a_malformed_trusted_proxies_stops_the_start_naming_the_entry():
+    # when
+    result = run_settings(DEBUG="true", TRUSTED_PROXIES="10.0.0.5,10.0.0.300/24")
+    # then
+    assert result.returncode != 0
+    assert "TRUSTED_PROXIES: '10.0.0.300/24' is not an IP address or network" in result.stderr
