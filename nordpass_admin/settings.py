@@ -119,10 +119,6 @@ else:
 DB_HEALTH_CHECK_IDLE_SECONDS = env.float("DB_HEALTH_CHECK_IDLE_SECONDS", default=5.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache (rate limits) --------------------------------------------------------------------------
-# Per-process memory by default; set CACHE_URL=redis://... so several web workers share limits.
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
-
 # --- Authentication -------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
@@ -253,6 +249,35 @@ CELERY_BEAT_SCHEDULE = {
 }
 # How long /readyz waits for the broker before calling it unreachable.
 BROKER_HEALTH_TIMEOUT = env.float("BROKER_HEALTH_TIMEOUT", default=2.0)
+
+
+# --- Cache (rate limits, throttles, SCIM credential generations) ---------------------------------
+def _cache_url_beside_broker(broker_url: str) -> str:
+    """The Redis server of a redis:// or rediss:// broker, in the database after the broker's
+    (before it when the broker has 15, the last of Redis's default 16), never the broker's own:
+    Django's cache.clear() empties a whole database (FLUSHDB), queued tasks included, and the raw
+    keys of nordpass_admin/redis_cache.py then stay clear of Kombu's."""
+    parts = urlsplit(broker_url)
+    if parts.scheme not in ("redis", "rediss"):
+        return ""
+    number = parts.path.strip("/") or "0"
+    if not number.isdigit():
+        raise ImproperlyConfigured(
+            f"CELERY_BROKER_URL: {number!r} is not a Redis database number (redis://host:6379/0)."
+        )
+    broker_db = int(number)
+    return parts._replace(path=f"/{broker_db + 1 if broker_db < 15 else broker_db - 1}").geturl()
+
+
+# CACHE_URL wins (locmemcache:// too). Unset, with a Redis broker: that Redis server (above), so
+# every web process shares the SCIM rate limit, the credential cache's invalidations and the
+# sign-in throttles. Otherwise per-process memory, fine for one process; the scale_out system check
+# (nordpass_admin/checks.py) warns when a server with several processes would run on it.
+CACHES = {
+    "default": env.cache(
+        "CACHE_URL", default=_cache_url_beside_broker(CELERY_BROKER_URL) or "locmemcache://"
+    )
+}
 
 # --- SCIM (django-scim2's hooks; the product's SCIM layer lives in integrations/scim/) -------
 _site = urlsplit(SITE_URL)
