@@ -89,4 +89,4 @@ def log_scale_out_warnings(*, web_workers: int) -> None:
         _server_workers = None
     for message in messages:
         if not message.is_silenced():
-            logger.warning("%s", message)
+            logger.warning("System check %s: %s Hint: %s", message.id, message.msg, message.hint)
