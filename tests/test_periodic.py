@@ -1,0 +1,229 @@
+"""Celery beat's tasks run once per period, however many beats send them: the claim on the real
+database under concurrent callers, the task wiring, the period setting, the operator's command,
+and two real beats with one real worker and a real SMTP server."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from accounts.models import PeriodicTaskRun
+from accounts.services.periodic import periodic_run_claim
+from accounts.tasks import invitation_sweep
+from nordpass_admin.celery import app as celery_app
+from nordpass_admin.periodic import PERIODIC_TASKS, beat_period, run_once_per_period
+
+TASK = "tests.periodic_example"
+
+
+def claim_at_once(callers: int, *, min_interval: timedelta) -> list[bool]:
+    """`callers` threads, each on its own database connection, claim TASK at the same moment."""
+    start = threading.Barrier(callers)
+
+    def claim() -> bool:
+        try:
+            start.wait()
+            return periodic_run_claim(task=TASK, min_interval=min_interval)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=callers) as pool:
+        return list(pool.map(lambda _: claim(), range(callers)))
+
+
+@pytest.mark.parametrize("earlier_run", [False, True], ids=["first-run", "later-run"])
+def test_of_several_simultaneous_claims_exactly_one_wins(transactional_db, earlier_run):
+    # given: no run yet (the claim is an INSERT), or one an hour ago (a conditional UPDATE)
+    if earlier_run:
+        PeriodicTaskRun.objects.create(
+            task=TASK, started_at=timezone.now() - timedelta(hours=1), runs=1
+        )
+    # when: eight workers claim the same period at once
+    results = claim_at_once(8, min_interval=timedelta(seconds=60))
+    # then
+    assert results.count(True) == 1
+    assert PeriodicTaskRun.objects.get(task=TASK).runs == (2 if earlier_run else 1)
+
+
+def test_a_claim_after_the_minimum_interval_wins_again(db):
+    # given: a run that has just started
+    assert periodic_run_claim(task=TASK, min_interval=timedelta(seconds=60))
+    # when / then: a copy within the interval is refused
+    assert not periodic_run_claim(task=TASK, min_interval=timedelta(seconds=60))
+    # when: the run started longer ago than the interval
+    PeriodicTaskRun.objects.filter(task=TASK).update(
+        started_at=timezone.now() - timedelta(seconds=61)
+    )
+    # then
+    assert periodic_run_claim(task=TASK, min_interval=timedelta(seconds=60))
+    run = PeriodicTaskRun.objects.get(task=TASK)
+    assert run.runs == 2 and run.finished_at is None
+    assert timezone.now() - run.started_at < timedelta(seconds=30)
+
+
+def test_a_duplicate_is_refused_counted_and_logged_once(db, settings, caplog):
+    # given: a task beat sends every 60 s, and a body that counts its runs
+    settings.CELERY_BEAT_SCHEDULE = {"example": {"task": TASK, "schedule": 60.0}}
+    bodies: list[int] = []
+
+    def body() -> dict[str, int]:
+        bodies.append(1)
+        return {"requeued": 3}
+
+    # when: the run, then a copy from a second beat
+    first = run_once_per_period(TASK, body)
+    with caplog.at_level(logging.INFO, logger="nordpass_admin.periodic"):
+        second = run_once_per_period(TASK, body)
+    # then
+    assert (first, second, len(bodies)) == ({"requeued": 3}, None, 1)
+    run = PeriodicTaskRun.objects.get(task=TASK)
+    assert (run.runs, run.refused, run.last_result) == (1, 1, {"requeued": 3})
+    assert run.finished_at is not None and run.finished_at >= run.started_at
+    [line] = [r for r in caplog.records if r.name == "nordpass_admin.periodic"]
+    assert line.levelno == logging.INFO
+    assert TASK in line.getMessage() and run.started_at.isoformat() in line.getMessage()
+
+
+def test_a_failed_run_is_recorded_and_raises(db, settings):
+    settings.CELERY_BEAT_SCHEDULE = {"example": {"task": TASK, "schedule": 60.0}}
+
+    def body() -> None:
+        raise ConnectionError("SMTP down")
+
+    with pytest.raises(ConnectionError):
+        run_once_per_period(TASK, body)
+    run = PeriodicTaskRun.objects.get(task=TASK)
+    assert run.last_result == "failed: ConnectionError" and run.finished_at is not None
+
+
+def test_the_minimum_interval_follows_the_configured_period(db, settings):
+    # given: the invitation sweep every 10 s, and a run 9 s ago (90 %: a beat on time)
+    settings.CELERY_BEAT_SCHEDULE = {
+        "invitation-sweep": {"task": "accounts.invitation_sweep", "schedule": 10.0}
+    }
+    PeriodicTaskRun.objects.create(
+        task="accounts.invitation_sweep", started_at=timezone.now() - timedelta(seconds=9), runs=1
+    )
+    # when: the worker takes the task from the broker (apply: not a direct call)
+    result = invitation_sweep.apply().get()
+    # then: it ran; a copy right behind it does not
+    assert result == {"requeued": 0, "recovered": 0, "expired": 0, "reminders": 0}
+    assert invitation_sweep.apply().get() is None
+    assert PeriodicTaskRun.objects.get(task="accounts.invitation_sweep").runs == 2
+
+
+def test_a_direct_call_always_runs(db):
+    # Tests and a shell call the function itself; only a run from the broker is claimed.
+    nothing_to_do = {"requeued": 0, "recovered": 0, "expired": 0, "reminders": 0}
+    assert invitation_sweep() == invitation_sweep() == nothing_to_do
+    assert not PeriodicTaskRun.objects.exists()
+
+
+def test_every_scheduled_task_is_claimed_once_per_period():
+    celery_app.loader.import_default_modules()  # every app's tasks.py, as a worker starts
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert len(scheduled) == 6
+    assert scheduled == PERIODIC_TASKS
+    assert scheduled <= set(celery_app.tasks)
+    assert beat_period("accounts.invitation_sweep") == timedelta(seconds=60)
+
+
+# --- the period setting -----------------------------------------------------------------------
+
+PRINT_PERIODS = (
+    "import json, django; from django.conf import settings; django.setup(); "
+    "print(json.dumps({n: e['schedule'] for n, e in settings.CELERY_BEAT_SCHEDULE.items()}))"
+)
+
+
+def periods_with(value: str | None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PERIODIC_TASK_SECONDS"}
+    env.update({"ENV_FILE": "/dev/null", "DEBUG": "true"})
+    if value is not None:
+        env["PERIODIC_TASK_SECONDS"] = value
+    return subprocess.run(
+        [sys.executable, "-c", PRINT_PERIODS],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=settings.BASE_DIR,
+        timeout=60,
+    )
+
+
+def test_periods_default_to_the_documented_values():
+    result = periods_with(None)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "expire-scim-token-overlaps": 300.0,
+        "prune-scim-request-log": 3600.0,
+        "invitation-sweep": 60.0,
+        "deprovision-hold-sweep": 60.0,
+        "email-domain-recheck-sweep": 600.0,
+        "sso-secret-expiry-sweep": 3600.0,
+    }
+
+
+def test_periods_are_overridden_by_schedule_name():
+    result = periods_with("invitation-sweep=5, deprovision-hold-sweep=0.5")
+    assert result.returncode == 0, result.stderr
+    periods = json.loads(result.stdout)
+    assert periods["invitation-sweep"] == 5.0 and periods["deprovision-hold-sweep"] == 0.5
+    assert periods["prune-scim-request-log"] == 3600.0
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("invitation-swep=5", "no periodic task is named 'invitation-swep'; the names are"),
+        ("invitation-sweep=0", "invitation-sweep must be a positive number of seconds"),
+        ("invitation-sweep=-5", "invitation-sweep must be a positive number of seconds"),
+        ("invitation-sweep=soon", "not 'soon'"),
+        ("invitation-sweep", "not ''"),
+    ],
+)
+def test_a_wrong_period_stops_the_start_with_a_clear_message(value, message):
+    result = periods_with(value)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: PERIODIC_TASK_SECONDS: " in result.stderr
+    assert message in result.stderr
+
+
+# --- what operators see -----------------------------------------------------------------------
+
+
+def test_the_command_shows_each_task_its_period_and_last_run(db):
+    # given: the invitation sweep ran twice and refused one copy; nothing else ran
+    PeriodicTaskRun.objects.create(
+        task="accounts.invitation_sweep",
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+        runs=2,
+        refused=1,
+        last_result={"requeued": 1},
+    )
+    out = StringIO()
+    # when
+    call_command("periodic_tasks", stdout=out)
+    # then
+    lines = out.getvalue().splitlines()
+    assert lines[0].split()[:3] == ["TASK", "EVERY", "LAST"]
+    [sweep] = [line for line in lines if line.startswith("invitation-sweep ")]
+    assert re.search(r"60 s .* 2 +1 +\{'requeued': 1\}$", sweep), sweep
+    [prune] = [line for line in lines if line.startswith("prune-scim-request-log ")]
+    assert "3600 s  never" in prune
+    assert "more than one beat" in out.getvalue()
