@@ -11,9 +11,13 @@ import re
 import subprocess
 import sys
 import threading
+import time
+import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -21,11 +25,21 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from accounts.models import PeriodicTaskRun
+from accounts.audit import Actor
+from accounts.models import Invitation, Member, PeriodicTaskRun
+from accounts.services import MemberProfile, member_provision
 from accounts.services.periodic import periodic_run_claim
-from accounts.tasks import invitation_sweep
+from accounts.tasks import invitation_sweep, send_invitation
 from nordpass_admin.celery import app as celery_app
 from nordpass_admin.periodic import PERIODIC_TASKS, beat_period, run_once_per_period
+from tests.factories import OwnerFactory
+from tests.support import (
+    BEAT_READY,
+    WORKER_READY,
+    celery_beat,
+    celery_worker,
+    wait_until_logged,
+)
 
 TASK = "tests.periodic_example"
 
@@ -227,3 +241,122 @@ def test_the_command_shows_each_task_its_period_and_last_run(db):
     [prune] = [line for line in lines if line.startswith("prune-scim-request-log ")]
     assert "3600 s  never" in prune
     assert "more than one beat" in out.getvalue()
+
+
+# --- two beats, one worker ------------------------------------------------------------------------
+
+PERIOD = 2.0
+BEATS_RUN_FOR = 8.0
+ONE_QUEUE = "tests.celery_one_queue"
+
+
+def tasks_sent(beat_log: str) -> Counter[str]:
+    return Counter(re.findall(r"Sending due task [\w-]+ \(([\w.]+)\)", beat_log))
+
+
+def wait_until_idle(worker_log: Path, quiet: float = 2.0) -> None:
+    """Until every task the worker received has finished and none came for `quiet` seconds."""
+    deadline = time.monotonic() + 60
+    seen, since = "", time.monotonic()
+    while True:
+        log = worker_log.read_text()
+        if log != seen:
+            seen, since = log, time.monotonic()
+        finished = log.count("] succeeded") + log.count("] raised")
+        if log.count("] received") == finished and time.monotonic() - since >= quiet:
+            return
+        assert time.monotonic() < deadline, log
+        time.sleep(0.2)
+
+
+def tasks_received(worker_log: str) -> Counter[str]:
+    """Periodic tasks the worker took from the broker (not the emails they queued)."""
+    periodic = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    names = re.findall(r"Task ([\w.]+)\[[0-9a-f-]+\] received", worker_log)
+    return Counter(name for name in names if name in periodic)
+
+
+def invitation_whose_message_was_lost(owner: Member, user_name: str) -> int:
+    """Pending, created minutes ago, never tried: only the sweep can send it now."""
+    member = member_provision(
+        organization=owner.organization,
+        profile=MemberProfile(user_name=user_name, given_name="Ann"),
+        active=True,
+        actor=Actor.identity_provider("Microsoft Entra ID"),
+    )
+    invitation = member.invitations.get()
+    Invitation.objects.filter(pk=invitation.pk).update(
+        created_at=timezone.now() - timedelta(minutes=5)
+    )
+    return invitation.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_beats_run_each_sweep_once_per_period_and_send_no_email_twice(
+    smtp, tmp_path, monkeypatch
+):
+    # given: an invitation whose message the broker lost (this process publishes nothing), and
+    # one sent 3 days ago that is due its reminder
+    monkeypatch.setattr(send_invitation, "delay", lambda pk: None)
+    owner = OwnerFactory(organization__name="Contoso")
+    lost = invitation_whose_message_was_lost(owner, "ann@contoso.com")
+    due = invitation_whose_message_was_lost(owner, "bea@contoso.com")
+    Invitation.objects.filter(pk=due).update(
+        status=Invitation.Status.SENT,
+        sent_at=timezone.now() - timedelta(days=3),
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    # and: one worker, then two beats, every periodic task every PERIOD seconds
+    queue = f"periodic-{uuid.uuid4().hex[:10]}"
+    env = {
+        "TEST_CELERY_QUEUE": queue,
+        "PERIODIC_TASK_SECONDS": ",".join(
+            f"{name}={PERIOD}" for name in settings.CELERY_BEAT_SCHEDULE
+        ),
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(smtp.port),
+        "INVITATION_REMINDER_HOURS": "48",
+    }
+    worker_log = tmp_path / "worker.log"
+    beat_logs = [tmp_path / "beat-1.log", tmp_path / "beat-2.log"]
+    with (
+        celery_worker(queue, worker_log, app=ONE_QUEUE, wait=False, **env) as worker,
+        celery_beat(tmp_path / "beat-1", beat_logs[0], ONE_QUEUE, wait=False, **env) as beat_1,
+        celery_beat(tmp_path / "beat-2", beat_logs[1], ONE_QUEUE, wait=False, **env) as beat_2,
+    ):
+        # when: the three start at once, and both beats send for BEATS_RUN_FOR seconds
+        wait_until_logged(worker, worker_log, WORKER_READY)
+        wait_until_logged(beat_1, beat_logs[0], BEAT_READY)
+        wait_until_logged(beat_2, beat_logs[1], BEAT_READY)
+        time.sleep(BEATS_RUN_FOR)
+        beat_1.terminate()
+        beat_2.terminate()
+        assert beat_1.wait(timeout=20) == beat_2.wait(timeout=20) == 0
+        sent = [tasks_sent(log.read_text()) for log in beat_logs]
+
+        # and: the worker has finished every task they sent (nothing new for 2 s: the
+        # filesystem broker is polled every second)
+        wait_until_idle(worker_log)
+
+    # then: each beat sent each task every period, and each task ran as often as one beat sends
+    # it (one more if the second beat's first copy came late in a period), the rest refused
+    log = worker_log.read_text()
+    received = tasks_received(log)
+    runs = {run.task: run for run in PeriodicTaskRun.objects.all()}
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert set(runs) == scheduled
+    for task, run in runs.items():
+        by_beat = (sent[0][task], sent[1][task])
+        assert min(by_beat) >= 2, (task, by_beat)
+        # A beat stopped in the middle of a send may have logged a copy it never published.
+        assert sum(by_beat) - 2 <= received[task] == run.runs + run.refused, (task, by_beat, log)
+        assert 2 <= run.runs <= max(by_beat) + 1, (task, by_beat, run.runs, log)
+    assert log.count("not run: its last run started at") == sum(r.refused for r in runs.values())
+    # and: the lost invitation and the reminder reached the SMTP server once each
+    assert sorted((str(m["To"]), str(m["Subject"])) for m in smtp.messages) == [
+        ("ann@contoso.com", "Contoso invited you to NordPass"),
+        ("bea@contoso.com", "Reminder: Contoso invited you to NordPass"),
+    ]
+    assert Invitation.objects.get(pk=lost).status == Invitation.Status.SENT
+    assert Invitation.objects.get(pk=due).reminder_sent_at is not None
