@@ -24,12 +24,14 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.audit import Actor
 from accounts.models import Invitation, Member, PeriodicTaskRun
 from accounts.services import MemberProfile, member_provision
 from accounts.services.periodic import periodic_run_claim
 from accounts.tasks import invitation_sweep, send_invitation
+from nordpass_admin import metrics
 from nordpass_admin.celery import app as celery_app
 from nordpass_admin.periodic import PERIODIC_TASKS, beat_period, run_once_per_period
 from tests.factories import OwnerFactory
@@ -241,6 +243,25 @@ def test_the_command_shows_each_task_its_period_and_last_run(db):
     [prune] = [line for line in lines if line.startswith("prune-scim-request-log ")]
     assert "3600 s  never" in prune
     assert "more than one beat" in out.getvalue()
+
+
+def test_metrics_show_each_task_last_start_and_refused_copies(db):
+    # given: a sweep that started at a known moment and refused two copies
+    started = timezone.now() - timedelta(seconds=42)
+    PeriodicTaskRun.objects.create(
+        task="accounts.invitation_sweep", started_at=started, runs=5, refused=2
+    )
+    # when
+    samples = {
+        (sample.name, tuple(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(metrics.exposition().decode())
+        for sample in family.samples
+    }
+    # then
+    task = (("task", "accounts.invitation_sweep"),)
+    last_start = samples[("nordpass_periodic_task_last_start_timestamp_seconds", task)]
+    assert last_start == pytest.approx(started.timestamp())
+    assert samples[("nordpass_periodic_task_refused_total", task)] == 2
 
 
 # --- two beats, one worker ------------------------------------------------------------------------
