@@ -29,7 +29,7 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 MIN_INTERVAL_SHARE = 0.8
-# The names of the tasks registered with `periodic_task` (tests check beat sends no other).
+# The names of the tasks registered with `periodic_task` (a test checks every scheduled one is).
 PERIODIC_TASKS: set[str] = set()
 
 
