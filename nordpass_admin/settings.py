@@ -247,6 +247,26 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
     },
 }
+# PERIODIC_TASK_SECONDS="invitation-sweep=5,deprovision-hold-sweep=5" changes periods by the
+# schedule names above. However many beats send a task, it runs at most once per period
+# (nordpass_admin/periodic.py): two runs never start closer than 80% of it apart.
+for _entry in env.list("PERIODIC_TASK_SECONDS", default=[]):
+    _name, _, _value = (part.strip() for part in _entry.partition("="))
+    if _name not in CELERY_BEAT_SCHEDULE:
+        raise ImproperlyConfigured(
+            f"PERIODIC_TASK_SECONDS: no periodic task is named {_name!r}; the names are "
+            f"{', '.join(sorted(CELERY_BEAT_SCHEDULE))}."
+        )
+    try:
+        _seconds = float(_value)
+    except ValueError:
+        _seconds = 0.0
+    if not 0 < _seconds < float("inf"):
+        raise ImproperlyConfigured(
+            f"PERIODIC_TASK_SECONDS: {_name} must be a positive number of seconds "
+            f"({_name}=60), not {_value!r}."
+        )
+    CELERY_BEAT_SCHEDULE[_name]["schedule"] = _seconds
 # How long /readyz waits for the broker before calling it unreachable.
 BROKER_HEALTH_TIMEOUT = env.float("BROKER_HEALTH_TIMEOUT", default=2.0)
 
