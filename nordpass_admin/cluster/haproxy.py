@@ -35,7 +35,9 @@ def render_config(*, port: int, upstreams: list[Upstream], admin_socket: Path) -
       that reached a node may have been committed there: replaying it blindly could create a
       second resource or, for a SCIM create, turn the caller's success into a 409. The client
       gets the 502 and decides, as an identity provider does (Entra ID retries and, on a 409 for
-      a create, looks the user up).
+      a create, looks the user up). A request that was not the first on its client connection
+      gets no 502 but the connection closed, as a server closing a kept-alive connection would
+      do, which clients retry the same way (and HAProxy does not log it).
     - No retry on a node's own 5xx or on a timeout: those are answers, or a slow request that a
       replay would only make slower for everyone.
 

@@ -69,11 +69,24 @@ def stop_process(process: subprocess.Popen[bytes], *, grace: float = 15) -> None
 
 
 def kill_process(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the process and its children at once: a crash, nothing gets to clean up."""
+    """SIGKILL the process and its children at once: a crash, nothing gets to clean up.
+
+    Returns once the whole group is gone, not only its leader: a child that outlives it for a
+    moment (a gunicorn worker) still holds the listening socket and could accept a connection.
+    """
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
+
+    def group_gone() -> bool:
+        try:
+            os.killpg(process.pid, 0)  # signal 0: only asks whether the group still exists
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_until(group_gone, timeout=10, what=f"process group {process.pid} to exit", interval=0.01)
 
 
 def manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:
