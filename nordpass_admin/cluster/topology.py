@@ -19,7 +19,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
 from types import TracebackType
@@ -65,32 +65,38 @@ class Event:
     what: str
 
 
-@dataclass
 class Cluster:
     """Two web nodes behind HAProxy, two Celery workers, a beat and an SMTP sink, on loopback.
 
     `env` overrides the settings every process gets (and `start_node(env=...)` one node's).
     `port` is the balancer's (a free one by default). The database is dropped at stop unless
-    `keep_database`.
+    `keep_database`. `events` records when each node or worker was killed, started and back,
+    for tests that measure around those moments.
     """
 
-    workdir: Path
-    database: str
-    broker_db: int
-    cache_db: int
-    env: dict[str, str] | None = None
-    port: int | None = None
-    postgres: str = "postgres://postgres@127.0.0.1:5432"
-    redis: str = "redis://127.0.0.1:6379"
-    keep_database: bool = False
-    events: list[Event] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", self.database):
-            raise ValueError(f"not a plain database name: {self.database!r}")
-        self.workdir = Path(self.workdir).resolve()
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        database: str,
+        broker_db: int,
+        cache_db: int,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        postgres: str = "postgres://postgres@127.0.0.1:5432",
+        redis: str = "redis://127.0.0.1:6379",
+        keep_database: bool = False,
+    ) -> None:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", database):
+            raise ValueError(f"not a plain database name: {database!r}")
+        self.workdir = Path(workdir).resolve()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = self.port or free_port()
+        self.database, self.broker_db, self.cache_db = database, broker_db, cache_db
+        self.env = dict(env or {})
+        self.port: int = port or free_port()
+        self.postgres, self.redis = postgres, redis
+        self.keep_database = keep_database
+        self.events: list[Event] = []
         self.secret_key = secrets.token_urlsafe(50)
         self.smtp_port = free_port()
         self.mail_log = self.workdir / "mail.log"
@@ -104,6 +110,9 @@ class Cluster:
         self.haproxy = RuntimeApi(self.admin_socket)
         self._database_created = False
         self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<Cluster {self.url} database={self.database} workdir={self.workdir}>"
 
     # -- addresses -------------------------------------------------------------------------------
 
@@ -150,7 +159,7 @@ class Cluster:
             "EMAIL_HOST_PASSWORD": "",
             "LOG_LEVEL": "INFO",
             "LOG_FORMAT": "plain",
-            **(self.env or {}),
+            **self.env,
             **(overrides or {}),
         }
 
@@ -183,7 +192,7 @@ class Cluster:
                 "HAProxy is not installed (Debian: apt-get install -y haproxy; `make loadbalancer`)"
             )
         with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", self.port or 0)) == 0:
+            if probe.connect_ex(("127.0.0.1", self.port)) == 0:
                 raise ClusterUnavailable(
                     f"127.0.0.1:{self.port} is in use: choose another port (CLUSTER_PORT)"
                 )
@@ -210,22 +219,26 @@ class Cluster:
         """Stop everything this cluster started (the balancer first, so nothing new arrives;
         web nodes gracefully, so they write their provisioning-log rows), then drop its
         database unless asked to keep it. Safe to call twice, and after a failed start."""
-        if (haproxy := self.processes.pop("haproxy", None)) is not None:
-            processes.stop_process(haproxy, grace=5)
-        stoppers = [threading.Thread(target=self._stop_node, args=(name,)) for name in self.nodes]
-        for thread in stoppers:
-            thread.start()
-        for thread in stoppers:
-            thread.join()
-        for name in [name for name in self.processes if name != "smtp"]:
-            processes.stop_process(self.processes.pop(name), grace=20)
-        if (smtp := self.processes.pop("smtp", None)) is not None:
-            processes.stop_process(smtp, grace=5)
-        if self.admin_socket.parent != self.workdir:
-            shutil.rmtree(self.admin_socket.parent, ignore_errors=True)
-        if self._database_created and not self.keep_database:
-            self._drop_database()
-            self._database_created = False
+        try:
+            if (haproxy := self.processes.pop("haproxy", None)) is not None:
+                processes.stop_process(haproxy, grace=5)
+            stoppers = [
+                threading.Thread(target=self._stop_node, args=(name,)) for name in self.nodes
+            ]
+            for thread in stoppers:
+                thread.start()
+            for thread in stoppers:
+                thread.join()
+            for name in [name for name in self.processes if name != "smtp"]:
+                processes.stop_process(self.processes.pop(name), grace=20)
+            if (smtp := self.processes.pop("smtp", None)) is not None:
+                processes.stop_process(smtp, grace=5)
+        finally:
+            if self.admin_socket.parent != self.workdir:
+                shutil.rmtree(self.admin_socket.parent, ignore_errors=True)
+            if self._database_created and not self.keep_database:
+                self._database_created = False
+                self._drop_database()
 
     def _prepare_services(self) -> None:
         import psycopg
@@ -272,7 +285,7 @@ class Cluster:
         config = self.workdir / "haproxy.cfg"
         upstreams = [Upstream(node.name, node.address, node.port) for node in self.nodes.values()]
         config.write_text(
-            render_config(port=self.port or 0, upstreams=upstreams, admin_socket=self.admin_socket)
+            render_config(port=self.port, upstreams=upstreams, admin_socket=self.admin_socket)
         )
         checked = subprocess.run(  # noqa: S603 - fixed argv
             [binary, "-c", "-q", "-f", str(config)], capture_output=True, text=True, check=False
@@ -513,7 +526,8 @@ class Cluster:
         )
         for node in self.nodes.values():
             rows.append((f"web {node.name}", f"{node.address}:{node.port}", node.pid, node.log))
-        for name in sorted(n for n in self.processes if n.startswith(("w", "beat"))):
+        beats = sorted(name for name in self.processes if name.startswith("beat"))
+        for name in (*WORKERS, *beats):
             rows.append((name, "-", pid(name), self.workdir / f"{name}.log"))
         rows.append(("smtp sink", f"127.0.0.1:{self.smtp_port}", pid("smtp"), self.mail_dir))
         return rows

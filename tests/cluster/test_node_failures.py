@@ -152,7 +152,7 @@ def test_a_web_node_and_a_worker_killed_mid_cycle_lose_nothing_but_the_documente
     users, groups, threads = 3000, 10, 8
     tenant_id, token = cluster.tenant("killed")
     cycle = Cycle(
-        port=cluster.port or 0, base=f"/scim/v2/{tenant_id}", headers=scim_headers(token),
+        port=cluster.port, base=f"/scim/v2/{tenant_id}", headers=scim_headers(token),
         users=users, groups=groups, concurrency=threads, prefix="killed", retry=ENTRA_RETRY,
     )  # fmt: skip
 
@@ -196,7 +196,7 @@ def test_a_web_node_and_a_worker_killed_mid_cycle_lose_nothing_but_the_documente
     assert all(e.method in ("POST", "PATCH") and e.status in (0, 502) for e in failures), failures
     assert len(failures) <= threads
     rejoined = Counter(
-        http_request(cluster.port or 0, "GET", "/healthz").headers["x-served-by"] for _ in range(4)
+        http_request(cluster.port, "GET", "/healthz").headers["x-served-by"] for _ in range(4)
     )
     assert rejoined == {"a": 2, "b": 2}
 
@@ -261,7 +261,7 @@ def test_a_rolling_restart_of_both_nodes_fails_no_request(cluster):
     users, groups, threads = 2000, 10, 8
     tenant_id, token = cluster.tenant("rolling")
     cycle = Cycle(
-        port=cluster.port or 0, base=f"/scim/v2/{tenant_id}", headers=scim_headers(token),
+        port=cluster.port, base=f"/scim/v2/{tenant_id}", headers=scim_headers(token),
         users=users, groups=groups, concurrency=threads, prefix="rolling", retry=NO_RETRY,
     )  # fmt: skip
 
