@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help setup run test lint format browser bench soak clean
+.PHONY: help setup run test lint format browser loadbalancer cluster bench soak clean
 
 help:
 	@echo "make run    - set up and run the panel, the SCIM endpoint and a Celery worker on $(HOST):$(PORT)"
@@ -16,6 +16,7 @@ help:
 	@echo "make format - apply ruff's formatting and safe fixes"
 	@echo "make bench  - performance benchmarks (see docs/benchmarks.md)"
 	@echo "make soak   - sustained mixed Entra ID load with data and memory checks (docs/operations.md)"
+	@echo "make cluster - two web nodes, two workers and beat behind HAProxy on loopback (CLUSTER_PORT, default 8080)"
 	@echo "make clean  - remove the virtualenv and local data under var/"
 
 $(BIN)/python:
@@ -52,6 +53,18 @@ browser:
 		fi; \
 	fi
 
+# The cluster (make cluster, tests/cluster/) puts Debian's HAProxy in front of the web nodes;
+# installed like Chromium when missing and we are allowed to.
+loadbalancer:
+	@if ! command -v haproxy >/dev/null 2>&1 && [ ! -x /usr/sbin/haproxy ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing HAProxy for the cluster..."; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; \
+		else \
+			echo "NOTICE: HAProxy is not installed and cannot be installed here: make cluster will not start and the cluster tests will be skipped."; \
+		fi; \
+	fi
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -61,7 +74,7 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: setup browser lint
+test: setup browser loadbalancer lint
 	$(BIN)/pytest
 
 # The load generator is Debian's wrk; installed like Chromium when missing and allowed.
@@ -78,6 +91,10 @@ bench: setup
 # SOAK_SECONDS (default 120) and SOAK_RATE (default 100 requests/s) size the run.
 soak: setup
 	$(BIN)/python -m bench.soak
+
+# Needs the machine's PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379). Ctrl-C stops it all.
+cluster: setup loadbalancer
+	$(BIN)/python -m nordpass_admin.cluster
 
 clean:
 	rm -rf $(VENV) var

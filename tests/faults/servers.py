@@ -3,7 +3,9 @@ the app under gunicorn, a private redis-server, a throwaway PostgreSQL cluster, 
 client that speaks SCIM to them.
 
 The shared PostgreSQL on 5432 and Redis on 6379 are never stopped or flushed here: a fault is
-injected only into a server the test started itself.
+injected only into a server the test started itself. The process helpers (wait_until,
+stop_process, manage, tenant_by_commands) are the cluster's (nordpass_admin/cluster/processes.py),
+re-exported here for the tests.
 """
 
 from __future__ import annotations
@@ -12,13 +14,10 @@ import glob
 import http.client
 import json
 import os
-import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -29,6 +28,10 @@ import pytest
 from django.conf import settings
 
 from accounts.models import Organization
+from nordpass_admin.cluster.processes import manage as manage
+from nordpass_admin.cluster.processes import stop_process as stop_process
+from nordpass_admin.cluster.processes import tenant_by_commands as tenant_by_commands
+from nordpass_admin.cluster.processes import wait_until as wait_until
 from tests.support import free_port, worker_database_url
 
 BIN = Path(sys.executable).parent
@@ -41,17 +44,6 @@ def unavailable(reason: str) -> None:
     if REQUIRE_REAL_SERVICES:
         pytest.fail(f"REQUIRE_REAL_SERVICES=1 but {reason}")
     pytest.skip(reason)
-
-
-def wait_until(condition: Any, *, timeout: float, what: str, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 @dataclass
@@ -187,19 +179,6 @@ class LiveApp:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
-
-
-def stop_process(process: subprocess.Popen[bytes], *, grace: float = 15) -> None:
-    """Stop a process this module started in its own session, with its children."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=grace)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
 
 
 @contextmanager
@@ -370,26 +349,3 @@ def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
         yield cluster
     finally:
         cluster.destroy()
-
-
-def manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=env,
-        capture_output=True, text=True, timeout=timeout, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, f"manage.py {args[0]}:\n{result.stdout}{result.stderr}"
-    return result.stdout
-
-
-def tenant_by_commands(env: dict[str, str], slug: str = "contoso") -> tuple[str, str]:
-    """An organization and its SCIM token made the way an operator does (bench/run.py too), for
-    a database the test process is not connected to. Returns (tenant id, token)."""
-    manage(
-        env, "create_organization", "--name", slug.title(), "--slug", slug,
-        "--owner-email", f"owner@{slug}.example", "--owner-name", "Fault Owner",
-        "--owner-password", secrets.token_urlsafe(18), "--no-input",
-    )  # fmt: skip
-    output = manage(env, "scim_credentials", "--organization", slug)
-    values = dict(line.split(":", 1) for line in output.splitlines() if ":" in line)
-    tenant_url = values["Tenant URL"].strip().rstrip("/")
-    return tenant_url.rsplit("/", 1)[1], values["Secret token"].strip()
