@@ -483,3 +483,26 @@ class RecoveryCode(models.Model):
 
     def __str__(self) -> str:
         return f"Recovery code {self.pk} ({'used' if self.used_at else 'unused'})"
+
+
+class PeriodicTaskRun(models.Model):
+    """The last run of one Celery beat task, and the claim that keeps it to one run per period.
+
+    Beat must run once, but a second beat started by mistake (`--scale beat=2`, or two workers
+    started with `-B`) sends every periodic task twice. Before a run, the worker moves
+    `started_at` forward with one conditional UPDATE (`nordpass_admin.periodic`); a duplicate
+    sent within the same period finds it moved and is refused, counted in `refused`. Times come
+    from the database's clock, so workers whose clocks disagree still agree on the period.
+    """
+
+    task = models.CharField(max_length=200, primary_key=True)
+    started_at = models.DateTimeField()
+    # Null while a run is in progress, or after a worker died in the middle of one.
+    finished_at = models.DateTimeField(null=True, blank=True)
+    runs = models.PositiveIntegerField(default=0)
+    refused = models.PositiveIntegerField(default=0)
+    # What the last finished run returned (the task's summary), or the exception that ended it.
+    last_result = models.JSONField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.task}: {self.runs} runs, last started {self.started_at:%Y-%m-%d %H:%M:%S}"

@@ -7,6 +7,8 @@ import logging
 from celery import Task, shared_task
 from django.conf import settings
 
+from nordpass_admin.periodic import periodic_task
+
 logger = logging.getLogger(__name__)
 
 
@@ -32,7 +34,7 @@ def send_invitation_reminder(invitation_id: int) -> str:
     return invitations.invitation_send_reminder(invitation_id).outcome.value
 
 
-@shared_task(name="accounts.invitation_sweep")
+@periodic_task("accounts.invitation_sweep")
 def invitation_sweep() -> dict[str, int]:
     from accounts.services import invitations
 

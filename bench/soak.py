@@ -317,7 +317,8 @@ class SoakStack(Stack):
         super().__init__(workdir)
         self.env["DATABASE_URL"] = f"{PG}/{DB_NAME}"
         self.env["CELERY_BROKER_URL"] = f"redis://127.0.0.1:6379/{REDIS_DB}"
-        self.env.pop("CACHE_URL", None)  # per-process rate limits, as in bench/run.py
+        # Per-process caches, explicitly: unset, CACHE_URL would follow the Redis broker.
+        self.env["CACHE_URL"] = "locmemcache://"
 
     def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         import psycopg

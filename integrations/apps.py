@@ -27,6 +27,9 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         checks.register(check_domain_verification_nameservers)
+        from nordpass_admin import checks as scale_out
+
+        checks.register(scale_out.check_shared_cache, scale_out.TAG)
         from accounts.models import Organization
         from integrations import credential_cache
         from integrations.models import ScimToken

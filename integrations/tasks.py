@@ -1,20 +1,22 @@
 """Periodic upkeep of SCIM credentials, hold notices, email-domain checks and single sign-on
-secret expiry warnings. Tasks stay thin: they call one service."""
+secret expiry warnings. Tasks stay thin: they call one service. Each `periodic_task` runs at most
+once per period, however many beats send it (nordpass_admin/periodic.py)."""
 
 from __future__ import annotations
 
 from celery import Task, shared_task
 
 from integrations.services import scim_request_log_prune, scim_tokens_expire_overlaps
+from nordpass_admin.periodic import periodic_task
 from nordpass_admin.publish import publish
 
 
-@shared_task(name="integrations.expire_scim_token_overlaps")
+@periodic_task("integrations.expire_scim_token_overlaps")
 def expire_scim_token_overlaps() -> int:
     return scim_tokens_expire_overlaps()
 
 
-@shared_task(name="integrations.prune_scim_request_log")
+@periodic_task("integrations.prune_scim_request_log")
 def prune_scim_request_log() -> int:
     return scim_request_log_prune()
 
@@ -31,7 +33,7 @@ def notify_deprovision_hold(self: Task, hold_id: int) -> str:
     return outcome
 
 
-@shared_task(name="integrations.deprovision_hold_sweep")
+@periodic_task("integrations.deprovision_hold_sweep")
 def deprovision_hold_sweep() -> dict[str, int]:
     """Queue again hold notices a lost message or a crashed worker left unsent."""
     from integrations.deprovision_guard import deprovision_hold_notify_sweep
@@ -40,7 +42,7 @@ def deprovision_hold_sweep() -> dict[str, int]:
     return {"recovered": report.recovered, "requeued": report.requeued, "failed": report.failed}
 
 
-@shared_task(name="integrations.email_domain_recheck_sweep")
+@periodic_task("integrations.email_domain_recheck_sweep")
 def email_domain_recheck_sweep() -> int:
     """Every 10 minutes: queue a check of each pending email domain (for 7 days after its claim),
     so a TXT record published after the owner left the page verifies by itself."""
@@ -59,7 +61,7 @@ def check_email_domain(domain_id: int) -> str:
     return email_domain_recheck(domain_id)
 
 
-@shared_task(name="integrations.sso_secret_expiry_sweep")
+@periodic_task("integrations.sso_secret_expiry_sweep")
 def sso_secret_expiry_sweep() -> int:
     """Every hour: queue the 30-day warning of each single sign-on client secret that expires
     soon and was not warned about for its expiry date yet."""

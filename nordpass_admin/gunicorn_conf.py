@@ -8,6 +8,9 @@ Only hooks live here; workers, threads and the bind address stay on the command 
 - PROMETHEUS_MULTIPROC_DIR: the master empties the folder before the first worker starts
   (samples left by the previous run would be added to this one's), and drops a dead worker's
   live gauges (prometheus_client's multiprocess mode, "gunicorn" section of its docs).
+- The first worker logs the `scale_out` system check's warnings (nordpass_admin/checks.py):
+  Django runs no system checks under gunicorn, and a cache each process keeps for itself must
+  not go unnoticed on a server with several.
 - A stopping worker writes the provisioning-log rows it has queued (integrations/log_writer.py).
 - LOG_FORMAT=json: gunicorn's own error and access lines are JSON too, so every line on the
   web service's output parses the same way.
@@ -33,6 +36,14 @@ def on_starting(server: Any) -> None:
                 else:
                     entry.unlink()
         folder.mkdir(parents=True, exist_ok=True)
+
+
+def post_worker_init(worker: Any) -> None:
+    """In each worker, once the application is loaded; only the server's first one reports."""
+    if worker.age == 1:
+        from nordpass_admin.checks import log_scale_out_warnings
+
+        log_scale_out_warnings(web_workers=worker.cfg.workers)
 
 
 def worker_exit(server: Any, worker: Any) -> None:

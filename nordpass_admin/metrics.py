@@ -6,9 +6,10 @@ type and the kind of operation (`GET Users list`, `GET Users one`, `PATCH Groups
 `POST /.search`, `GET discovery`...) and the status class (`2xx`), never an id, a tenant or
 a user name, so a busy identity provider cannot grow the number of series.
 
-Invitation states and queue depth are read when Prometheus scrapes (`StateCollector`): one
-`GROUP BY` over invitations and one `LLEN` per queue. An unreachable database or broker never
-makes the scrape fail: the matching `*_up` gauge says 0 instead.
+Invitation states, the last run of each periodic task and queue depth are read when Prometheus
+scrapes (`StateCollector`): one `GROUP BY` over invitations, one read of the few periodic-task
+rows and one `LLEN` per queue. An unreachable database or broker never makes the scrape fail:
+the matching `*_up` gauge says 0 instead.
 
 Under gunicorn each worker is its own process. With PROMETHEUS_MULTIPROC_DIR set (before
 `prometheus_client` is imported: an environment variable, not a setting to change at run time)
@@ -42,7 +43,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 logger = logging.getLogger(__name__)
@@ -132,6 +133,16 @@ def invitation_counts() -> dict[str, int]:
     return counts
 
 
+def periodic_task_runs() -> list[tuple[str, float, int]]:
+    """Each periodic task that ever ran: its name, when its last run started (Unix time) and the
+    copies refused because another beat had sent it within the period (nordpass_admin/periodic.py).
+    """
+    from accounts.models import PeriodicTaskRun
+
+    rows = PeriodicTaskRun.objects.order_by("task").values_list("task", "started_at", "refused")
+    return [(task, started_at.timestamp(), refused) for task, started_at, refused in rows]
+
+
 def queue_lengths(queues: list[str]) -> dict[str, int]:
     """Messages waiting in each Celery queue on the configured broker.
 
@@ -174,15 +185,28 @@ def queue_lengths(queues: list[str]) -> dict[str, int]:
 class StateCollector(Collector):
     """Gauges computed on each scrape, in the process that answers it."""
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         database_up = GaugeMetricFamily(
             "nordpass_database_up", "1 when the last scrape could read the database."
         )
         invitations = GaugeMetricFamily(
             "nordpass_invitations", "Invitations by delivery status.", labels=["status"]
         )
+        last_start = GaugeMetricFamily(
+            "nordpass_periodic_task_last_start_timestamp_seconds",
+            "When the last run of a Celery beat task started (Unix time). Older than twice the "
+            "task's period: no beat is sending it, or no worker takes it.",
+            labels=["task"],
+        )
+        refused = CounterMetricFamily(
+            "nordpass_periodic_task_refused",
+            "Copies of a Celery beat task refused because its run for the period had started: "
+            "more than one beat sends it.",
+            labels=["task"],
+        )
         try:
             counts = invitation_counts()
+            runs = periodic_task_runs()
         except DatabaseError as exc:
             logger.warning("Metrics: database unavailable (%s)", type(exc).__name__)
             database_up.add_metric([], 0)
@@ -191,6 +215,11 @@ class StateCollector(Collector):
             for status, count in sorted(counts.items()):
                 invitations.add_metric([status], count)
             yield invitations
+            for task, started, refused_copies in runs:
+                last_start.add_metric([task], started)
+                refused.add_metric([task], refused_copies)
+            yield last_start
+            yield refused
         yield database_up
 
         broker_up = GaugeMetricFamily(

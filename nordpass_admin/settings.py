@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from nordpass_admin.client_address import parse_trusted_proxies
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -57,6 +59,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so every log line of a request (redirects included) carries its id.
     "nordpass_admin.request_id.RequestIdMiddleware",
+    # Before anything reads REMOTE_ADDR: the client's address behind a trusted load balancer.
+    "nordpass_admin.client_address.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "nordpass_admin.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -114,10 +118,6 @@ else:
 # Seconds a pooled database connection may sit idle before it is checked again before use.
 DB_HEALTH_CHECK_IDLE_SECONDS = env.float("DB_HEALTH_CHECK_IDLE_SECONDS", default=5.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-
-# --- Cache (rate limits) --------------------------------------------------------------------------
-# Per-process memory by default; set CACHE_URL=redis://... so several web workers share limits.
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 # --- Authentication -------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -247,8 +247,57 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
     },
 }
+# PERIODIC_TASK_SECONDS="invitation-sweep=5,deprovision-hold-sweep=5" changes periods by the
+# schedule names above. However many beats send a task, it runs at most once per period
+# (nordpass_admin/periodic.py): two runs never start closer than 80% of it apart.
+for _entry in env.list("PERIODIC_TASK_SECONDS", default=[]):
+    _name, _, _value = (part.strip() for part in _entry.partition("="))
+    if _name not in CELERY_BEAT_SCHEDULE:
+        raise ImproperlyConfigured(
+            f"PERIODIC_TASK_SECONDS: no periodic task is named {_name!r}; the names are "
+            f"{', '.join(sorted(CELERY_BEAT_SCHEDULE))}."
+        )
+    try:
+        _seconds = float(_value)
+    except ValueError:
+        _seconds = 0.0
+    if not 0 < _seconds < float("inf"):
+        raise ImproperlyConfigured(
+            f"PERIODIC_TASK_SECONDS: {_name} must be a positive number of seconds "
+            f"({_name}=60), not {_value!r}."
+        )
+    CELERY_BEAT_SCHEDULE[_name]["schedule"] = _seconds
 # How long /readyz waits for the broker before calling it unreachable.
 BROKER_HEALTH_TIMEOUT = env.float("BROKER_HEALTH_TIMEOUT", default=2.0)
+
+
+# --- Cache (rate limits, throttles, SCIM credential generations) ---------------------------------
+def _cache_url_beside_broker(broker_url: str) -> str:
+    """The Redis server of a redis:// or rediss:// broker, in the database after the broker's
+    (before it when the broker has 15, the last of Redis's default 16), never the broker's own:
+    Django's cache.clear() empties a whole database (FLUSHDB), queued tasks included, and the raw
+    keys of nordpass_admin/redis_cache.py then stay clear of Kombu's."""
+    parts = urlsplit(broker_url)
+    if parts.scheme not in ("redis", "rediss"):
+        return ""
+    number = parts.path.strip("/") or "0"
+    if not number.isdigit():
+        raise ImproperlyConfigured(
+            f"CELERY_BROKER_URL: {number!r} is not a Redis database number (redis://host:6379/0)."
+        )
+    broker_db = int(number)
+    return parts._replace(path=f"/{broker_db + 1 if broker_db < 15 else broker_db - 1}").geturl()
+
+
+# CACHE_URL wins (locmemcache:// too). Unset, with a Redis broker: that Redis server (above), so
+# every web process shares the SCIM rate limit, the credential cache's invalidations and the
+# sign-in throttles. Otherwise per-process memory, fine for one process; the scale_out system check
+# (nordpass_admin/checks.py) warns when a server with several processes would run on it.
+CACHES = {
+    "default": env.cache(
+        "CACHE_URL", default=_cache_url_beside_broker(CELERY_BROKER_URL) or "locmemcache://"
+    )
+}
 
 # --- SCIM (django-scim2's hooks; the product's SCIM layer lives in integrations/scim/) -------
 _site = urlsplit(SITE_URL)
@@ -354,6 +403,11 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=_https)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_https and not DEBUG)
+# Load balancers and proxies in front of the web servers: addresses or networks, comma-separated
+# (empty: trust nobody, REMOTE_ADDR is the client). A request from one of them is attributed to the
+# right-most X-Forwarded-For address that is not one of them (nordpass_admin/client_address.py).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+parse_trusted_proxies(TRUSTED_PROXIES)  # a malformed entry stops the start, naming it
 # Health checks come from the load balancer over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS = env.int(

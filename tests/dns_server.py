@@ -18,7 +18,7 @@ from dnslib.server import BaseResolver, DNSLogger, DNSServer
 class _Zone(BaseResolver):  # type: ignore[misc]
     def __init__(self) -> None:
         self.txt: dict[str, list[list[str]]] = {}
-        self.addresses: dict[str, str] = {}
+        self.addresses: dict[str, list[str]] = {}
         self.failing: set[str] = set()
         self.queries: list[str] = []
 
@@ -33,9 +33,8 @@ class _Zone(BaseResolver):  # type: ignore[misc]
                 reply.add_answer(RR(request.q.qname, QTYPE.TXT, rdata=TXT(strings), ttl=60))
         elif name in self.addresses or name in self.txt:
             if request.q.qtype == QTYPE.A and name in self.addresses:
-                reply.add_answer(
-                    RR(request.q.qname, QTYPE.A, rdata=A(self.addresses[name]), ttl=60)
-                )
+                for address in self.addresses[name]:
+                    reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(address), ttl=60))
             # Otherwise NOERROR with no answer: the name exists, the type does not.
         else:
             reply.header.rcode = RCODE.NXDOMAIN
@@ -65,8 +64,9 @@ class LoopbackDns:
         """One TXT record per value; a list is one record of several strings."""
         self.zone.txt[name.lower()] = [[v] if isinstance(v, str) else list(v) for v in values]
 
-    def publish_a(self, name: str, address: str = "192.0.2.10") -> None:
-        self.zone.addresses[name.lower()] = address
+    def publish_a(self, name: str, *addresses: str) -> None:
+        """One A record per address (several: as Docker's DNS answers for a scaled service)."""
+        self.zone.addresses[name.lower()] = list(addresses or ["192.0.2.10"])
 
     def fail(self, name: str) -> None:
         self.zone.failing.add(name.lower())

@@ -1,4 +1,5 @@
-"""Real servers for end-to-end tests: an SMTP server on loopback and a Celery worker process."""
+"""Real servers for end-to-end tests: an SMTP server on loopback, Celery worker and beat
+processes."""
 
 from __future__ import annotations
 
@@ -66,28 +67,44 @@ def worker_database_url() -> str:
     return f"postgres://{credentials}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
-@contextmanager
-def celery_worker(queue: str, log: Path, **env: str) -> Iterator[subprocess.Popen[bytes]]:
-    """A real `celery worker` on the configured broker, consuming only `queue`."""
-    environment = {
+def _celery_environment(**env: str) -> dict[str, str]:
+    return {
         **os.environ,
         "DATABASE_URL": worker_database_url(),
         "SECRET_KEY": settings.SECRET_KEY,
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         **env,
     }
+
+
+WORKER_READY = "ready."
+BEAT_READY = "beat: Starting..."
+
+
+def wait_until_logged(process: subprocess.Popen[bytes], log: Path, text: str) -> None:
+    deadline = time.monotonic() + 60
+    while text not in log.read_text():
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.2)
+
+
+@contextmanager
+def _celery_process(
+    arguments: list[str], log: Path, ready: str | None, **env: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`ready`: the line to wait for before going on; None to start several processes at once
+    and wait for each with `wait_until_logged`."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "nordpass_admin", "worker", "--pool=solo",
-         "--loglevel=INFO", "-Q", queue, "--without-mingle", "--without-gossip",
-         "--hostname", f"{queue}@localhost"],
-        cwd=settings.BASE_DIR, env=environment, stdout=log.open("w"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [sys.executable, "-m", "celery", *arguments],
+        cwd=settings.BASE_DIR,
+        env=_celery_environment(**env),
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
     try:
-        deadline = time.monotonic() + 60
-        while "ready." not in log.read_text():
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+        if ready is not None:
+            wait_until_logged(process, log, ready)
         yield process
     finally:
         process.terminate()
@@ -95,3 +112,29 @@ def celery_worker(queue: str, log: Path, **env: str) -> Iterator[subprocess.Pope
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@contextmanager
+def celery_worker(
+    queue: str, log: Path, app: str = "nordpass_admin", wait: bool = True, **env: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `celery worker` on the configured broker, consuming only `queue`."""
+    with _celery_process(
+        ["-A", app, "worker", "--pool=solo", "--loglevel=INFO", "-Q", queue,
+         "--without-mingle", "--without-gossip", "--hostname", f"{queue}@localhost"],
+        log, WORKER_READY if wait else None, **env,
+    ) as process:  # fmt: skip
+        yield process
+
+
+@contextmanager
+def celery_beat(
+    state: Path, log: Path, app: str = "nordpass_admin", wait: bool = True, **env: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `celery beat` sending CELERY_BEAT_SCHEDULE's tasks, its schedule kept in `state`."""
+    with _celery_process(
+        ["-A", app, "beat", "--loglevel=INFO", "--schedule", str(state),
+         "--pidfile", str(state.with_suffix(".pid"))],
+        log, BEAT_READY if wait else None, **env,
+    ) as process:  # fmt: skip
+        yield process

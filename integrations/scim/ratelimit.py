@@ -6,6 +6,12 @@ Retry-After sized so the identity provider pauses briefly instead of failing the
 
 With a Redis cache (CACHE_URL=redis://...) the bucket lives in Redis and is shared by every web
 worker (one atomic Lua script per request); otherwise each process keeps its own bucket.
+
+The shared bucket is timed by Redis's own clock (`TIME` inside the script), never by the web
+process's: web nodes on several machines have clocks that differ, and a bucket refilled by each
+caller's clock would refill nothing for a node whose clock is behind the last caller's and far
+too much for one ahead of it. Redis 5 and later replicate a script's effects, not the script, so
+reading the clock in it is allowed (Redis 7 runs no other way).
 """
 
 from __future__ import annotations
@@ -20,11 +26,13 @@ from django.conf import settings
 
 from nordpass_admin import redis_cache
 
-# Refill by elapsed time, take one token if there is one, and report how long until the next.
+# Refill by the time elapsed on Redis's clock, take one token if there is one, and report how
+# long until the next.
 BUCKET_SCRIPT = """
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
-local now = tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
 local tokens = tonumber(state[1]) or burst
 local ts = tonumber(state[2]) or now
@@ -56,7 +64,12 @@ class LocalBuckets:
         self._lock = threading.Lock()
         self._state: dict[str, tuple[float, float]] = {}
 
-    def take(self, key: str, *, rate: float, burst: float, now: float) -> tuple[bool, float]:
+    def take(
+        self, key: str, *, rate: float, burst: float, now: float | None = None
+    ) -> tuple[bool, float]:
+        """`now`: seconds on any steady clock; this process's monotonic clock by default."""
+        if now is None:
+            now = time.monotonic()
         with self._lock:
             tokens, stamp = self._state.get(key, (burst, now))
             tokens = min(burst, tokens + max(0.0, now - stamp) * rate)
@@ -75,8 +88,9 @@ class RedisBuckets:
     def from_url(cls, url: str) -> RedisBuckets:
         return cls(redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1))
 
-    def take(self, key: str, *, rate: float, burst: float, now: float) -> tuple[bool, float]:
-        allowed, wait = self._script(keys=[key], args=[rate, burst, now])
+    def take(self, key: str, *, rate: float, burst: float) -> tuple[bool, float]:
+        """Takes no time from the caller: the script reads Redis's clock."""
+        allowed, wait = self._script(keys=[key], args=[rate, burst])
         return bool(int(allowed)), float(wait)
 
 
@@ -107,9 +121,7 @@ def scim_rate_limit_check(organization_id: int) -> Decision:
         return Decision(True)
     burst = max(1.0, float(settings.SCIM_RATE_BURST or rate))
     try:
-        allowed, wait = _buckets().take(
-            f"scim-rate:{organization_id}", rate=rate, burst=burst, now=time.time()
-        )
+        allowed, wait = _buckets().take(f"scim-rate:{organization_id}", rate=rate, burst=burst)
     except Exception:  # noqa: BLE001 - a cache outage must not become a provisioning outage
         return Decision(True)
     return Decision(allowed, 0 if allowed else max(1, math.ceil(wait)))

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
+import time_machine
 
-from integrations.scim.ratelimit import LocalBuckets, RedisBuckets
+from integrations.scim.ratelimit import LocalBuckets, RedisBuckets, scim_rate_limit_check
 from tests.integrations.scim.test_auth_and_discovery import assert_scim_error
 
 pytestmark = pytest.mark.django_db
@@ -50,9 +54,9 @@ def test_local_bucket_refills_with_time():
 
 
 def redis_url() -> str:
-    broker = os.environ.get("CELERY_BROKER_URL", "")
-    if broker.startswith("redis://"):
-        return broker
+    for name in ("CACHE_URL", "CELERY_BROKER_URL"):
+        if os.environ.get(name, "").startswith("redis://"):
+            return os.environ[name]
     if os.environ.get("REQUIRE_REAL_SERVICES") == "1":
         pytest.fail("The run against real servers must have Redis")
     try:
@@ -66,12 +70,53 @@ def test_redis_bucket_is_shared_by_every_worker():
     # given: two "workers" (two clients) on the same real Redis
     key = f"scim-rate:test-{uuid.uuid4().hex}"
     first, second = RedisBuckets.from_url(redis_url()), RedisBuckets.from_url(redis_url())
-    now = time.time()
     # when: they take from one bucket of 3
-    results = [
-        bucket.take(key, rate=1, burst=3, now=now)[0] for bucket in (first, second, first, second)
-    ]
+    results = [bucket.take(key, rate=1, burst=3)[0] for bucket in (first, second, first, second)]
     # then: three requests pass in total, whichever worker served them
     assert results == [True, True, True, False]
-    allowed, wait = second.take(key, rate=1, burst=3, now=now)
+    allowed, wait = second.take(key, rate=1, burst=3)
     assert not allowed and 0 < wait <= 1
+
+
+# A web node's clock an hour behind Redis's, and another's an hour ahead.
+SKEWED_CLOCKS = (timedelta(hours=-1), timedelta(hours=1))
+
+
+def hammer(take: Callable[[], bool], *, seconds: float) -> tuple[int, float]:
+    """Requests from the web nodes in turn, each with its own clock, for about `seconds`: how
+    many were admitted, and over how long (from before the first to after the last)."""
+    admitted = 0
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        for skew in SKEWED_CLOCKS:
+            with time_machine.travel(datetime.now(UTC) + skew):
+                admitted += take()
+    return admitted, time.monotonic() - start
+
+
+def test_web_nodes_whose_clocks_disagree_by_hours_share_one_limit():
+    # given: two web nodes (two clients) on the same real Redis, 20 requests/s and a burst of 10
+    key = f"scim-rate:test-{uuid.uuid4().hex}"
+    node_a, node_b = RedisBuckets.from_url(redis_url()), RedisBuckets.from_url(redis_url())
+    nodes = itertools.cycle([node_a, node_b])
+    # when: they take from one bucket in turn, far faster than the limit, for a second
+    admitted, elapsed = hammer(lambda: next(nodes).take(key, rate=20, burst=10)[0], seconds=1.0)
+    # then: the bucket refilled at 20/s by Redis's clock, neither node's clock
+    assert 10 < admitted <= 10 + 20 * elapsed
+
+
+def test_the_scim_limit_holds_for_web_nodes_whose_clocks_disagree(settings):
+    # given: the rate limit kept in the real Redis, as with CACHE_URL=redis://...
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url(),
+        }
+    }
+    settings.SCIM_RATE_LIMIT = 20
+    settings.SCIM_RATE_BURST = 10
+    organization_id = uuid.uuid4().int % 10**12
+    # when: requests of one organization come through nodes with clocks hours apart
+    admitted, elapsed = hammer(lambda: scim_rate_limit_check(organization_id).allowed, seconds=1.0)
+    # then
+    assert 10 < admitted <= 10 + 20 * elapsed
