@@ -23,9 +23,24 @@ import requests
 from tests.cluster.conftest import report
 from tests.faults.servers import wait_until
 
-# Refused tokens are the subject of two tests here: the limit on failed attempts per client
-# address (tested in tests/integrations/scim) would answer 429 instead of 401 after 20 of them.
-CLUSTER_ENV = {"SCIM_AUTH_FAILURE_LIMIT": "0"}
+PERIODIC_SECONDS = 2.0
+CLUSTER_ENV = {
+    # Refused tokens are the subject of two tests here: the limit on failed attempts per client
+    # address (tested in tests/integrations/scim) would answer 429 instead of 401 after 20.
+    "SCIM_AUTH_FAILURE_LIMIT": "0",
+    # Every periodic task every 2 s, so a second beat shows within seconds what it would do.
+    "PERIODIC_TASK_SECONDS": ",".join(
+        f"{name}={PERIODIC_SECONDS}"
+        for name in (
+            "expire-scim-token-overlaps",
+            "prune-scim-request-log",
+            "invitation-sweep",
+            "deprovision-hold-sweep",
+            "email-domain-recheck-sweep",
+            "sso-secret-expiry-sweep",
+        )
+    ),
+}
 
 SCIM_HEADERS = {"Content-Type": "application/scim+json", "User-Agent": "Azure-SCIM-Provisioning"}
 
@@ -302,4 +317,73 @@ def test_concurrent_deactivations_through_both_nodes_never_exceed_the_guard(clus
     report(
         "deprovision_guard_across_nodes",
         {"requests": 40, "allowance": 12, "applied": statuses[200], "held": statuses[429]},
+    )
+
+
+# --- A second beat -------------------------------------------------------------------------------
+
+
+def _periodic_runs(cluster: Any) -> dict[str, tuple[int, int]]:
+    rows = cluster.sql("SELECT task, runs, refused FROM accounts_periodictaskrun")
+    return {task: (runs, refused) for task, runs, refused in rows}
+
+
+def test_a_second_beat_started_by_mistake_duplicates_no_sweep_invitation_or_reminder(
+    cluster: Any,
+) -> None:
+    # given 6 people whose invitations went out, 3 of them due for a reminder (sent 30 hours ago,
+    # expiring within the hour), and the sweeps running on the cluster's one beat
+    org = organization(cluster, "beatco")
+    people = [f"person{index}@beatco.example" for index in range(6)]
+    for person in people:
+        created = scim(cluster.url, org, "POST", "/Users", body={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": person,
+            "name": {"givenName": "Person", "familyName": "Beat"}, "active": True,
+            "emails": [{"value": person, "primary": True}],
+        })  # fmt: skip
+        assert created.status_code == 201, created.text
+    wait_until(
+        lambda: all(person in cluster.smtp_recipients() for person in people),
+        timeout=120, what="the six invitations at the SMTP sink",
+    )  # fmt: skip
+    due = people[:3]
+    cluster.sql(
+        "UPDATE accounts_invitation SET sent_at = now() - interval '30 hours', "
+        "expires_at = now() + interval '1 hour' WHERE email = ANY(%s) AND status = 'sent'",
+        (due,),
+    )
+    wait_until(lambda: _periodic_runs(cluster), timeout=30, what="the first periodic runs")
+    before = _periodic_runs(cluster)
+
+    # when a second beat runs next to the first for 6 periods
+    cluster.start_beat("beat2")
+    started = time.monotonic()
+    try:
+        time.sleep(6 * PERIODIC_SECONDS)
+    finally:
+        cluster.stop_beat("beat2")
+    elapsed = time.monotonic() - started
+    after = _periodic_runs(cluster)
+
+    # then each sweep ran about once per period (never closer than 80% of it), the second beat's
+    # copies were refused, and the reminders went out once each
+    figures = {}
+    for task, (runs, refused) in after.items():
+        runs_before, refused_before = before.get(task, (0, 0))
+        ran, copies_refused = runs - runs_before, refused - refused_before
+        figures[task] = {"runs": ran, "refused": copies_refused}
+        assert ran <= elapsed / (0.8 * PERIODIC_SECONDS) + 1, (task, ran, elapsed)
+    assert sum(f["refused"] for f in figures.values()) >= len(figures), figures
+    wait_until(
+        lambda: all(cluster.smtp_recipients().count(person) >= 2 for person in due),
+        timeout=120, what="the three reminders",
+    )  # fmt: skip
+    time.sleep(2 * PERIODIC_SECONDS)  # a duplicate would arrive with the next sweeps
+    recipients = Counter(cluster.smtp_recipients())
+    assert {person: recipients[person] for person in people} == {
+        person: 2 if person in due else 1 for person in people
+    }
+    report(
+        "second_beat",
+        {"seconds": round(elapsed, 1), "period": PERIODIC_SECONDS, "tasks": figures},
     )
