@@ -78,7 +78,7 @@ test: setup browser loadbalancer lint
 	$(BIN)/pytest
 
 # The load generator is Debian's wrk; installed like Chromium when missing and allowed.
-bench: setup
+bench: setup loadbalancer
 	@if ! command -v wrk >/dev/null 2>&1; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
@@ -87,6 +87,7 @@ bench: setup
 		fi; \
 	fi
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.cluster
 
 # SOAK_SECONDS (default 120) and SOAK_RATE (default 100 requests/s) size the run.
 soak: setup

@@ -273,10 +273,10 @@ class ForeignCpu:
 
 
 # -- load generation -----------------------------------------------------------------------------
-def wrk(stack: Stack, mode: str, seconds: int, **env: str) -> dict[str, Any]:
-    # 8 connections = the server's 2 workers x 4 threads (saturation); 1 = one request at a time.
-    connections = env.pop("BENCH_CONNECTIONS", "8")
-    run_env = {**os.environ, "BENCH_MODE": mode, **env}
+def wrk_run(
+    url: str, mode: str, seconds: int, connections: int, env: dict[str, str]
+) -> dict[str, Any]:
+    """wrk (its own process) with bench/scim.lua against `url`; the script's JSON result."""
     args = [
         "wrk",
         "-t1",
@@ -286,15 +286,23 @@ def wrk(stack: Stack, mode: str, seconds: int, **env: str) -> dict[str, Any]:
         "10s",
         "-s",
         str(ROOT / "bench" / "scim.lua"),
-        f"http://127.0.0.1:{stack.port}/",
+        url,
     ]
-    with ForeignCpu(stack) as foreign:
-        result = subprocess.run(  # noqa: S603 - fixed argv, no shell
-            args, env=run_env, capture_output=True, text=True, check=True
-        )
+    result = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        args, env={**os.environ, "BENCH_MODE": mode, **env}, capture_output=True, text=True,
+        check=True,
+    )  # fmt: skip
     line = next(x for x in result.stdout.splitlines() if x.startswith("BENCH_RESULT "))
-    data = json.loads(line.removeprefix("BENCH_RESULT "))
+    data: dict[str, Any] = json.loads(line.removeprefix("BENCH_RESULT "))
     data["errors"] = sum(data[k] for k in ("connect", "read", "write", "status", "timeout"))
+    return data
+
+
+def wrk(stack: Stack, mode: str, seconds: int, **env: str) -> dict[str, Any]:
+    # 8 connections = the server's 2 workers x 4 threads (saturation); 1 = one request at a time.
+    connections = int(env.pop("BENCH_CONNECTIONS", "8"))
+    with ForeignCpu(stack) as foreign:
+        data = wrk_run(f"http://127.0.0.1:{stack.port}/", mode, seconds, connections, env)
     data["foreign_cpu"] = foreign.percent
     return data
 
