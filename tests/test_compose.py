@@ -309,3 +309,41 @@ def test_the_balancer_health_checks_readyz_and_expects_200():
     assert host and host[1] in load_compose()["services"]["web"]["environment"][
         "ALLOWED_HOSTS"
     ].split(",")
+
+
+def _directives(config: str) -> set[str]:
+    """Each configuration line without comments and surplus spaces."""
+    lines = (line.split("#", 1)[0].strip() for line in config.splitlines())
+    return {" ".join(line.split()) for line in lines if line}
+
+
+def test_the_balancer_and_make_cluster_share_the_same_retry_and_connection_rules(tmp_path):
+    # given the production balancer's configuration and the one `make cluster` (and its failure
+    # tests) runs, whose servers are fixed addresses instead of Docker's DNS
+    from nordpass_admin.cluster.haproxy import Upstream, render_config
+
+    production = _directives(HAPROXY_CFG.read_text())
+    cluster = _directives(
+        render_config(
+            port=8080,
+            upstreams=[Upstream("a", "127.0.0.2", 8001), Upstream("b", "127.0.0.3", 8002)],
+            admin_socket=tmp_path / "haproxy.sock",
+        )
+    )
+
+    # then what the cluster's tests prove about replays and restarts holds in production too
+    for rule in (
+        "retries 3",
+        "option redispatch 1",
+        "option http-server-close",
+        "option forwardfor",
+        "option httpchk",
+        "http-check expect status 200",
+    ):
+        assert rule in production and rule in cluster, rule
+    for rules in (production, cluster):
+        (retry_on,) = [rule for rule in rules if rule.startswith("retry-on ")]
+        assert "conn-failure" in retry_on.split()
+        (no_replay,) = [rule for rule in rules if "disable-l7-retry" in rule]
+        assert re.fullmatch(r"http-request disable-l7-retry unless METH_GET( \|\| \S+)*", no_replay)
+        assert any(re.search(r"http-check send meth GET uri /readyz ", rule) for rule in rules)

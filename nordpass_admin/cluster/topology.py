@@ -159,6 +159,8 @@ class Cluster:
             "EMAIL_HOST_PASSWORD": "",
             "LOG_LEVEL": "INFO",
             "LOG_FORMAT": "plain",
+            # The nodes' peer is always the balancer: the client is in X-Forwarded-For.
+            "TRUSTED_PROXIES": "127.0.0.1",
             **self.env,
             **(overrides or {}),
         }
