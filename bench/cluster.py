@@ -94,12 +94,19 @@ def run(cluster: Cluster, seconds: int, members: int, workdir: Path) -> dict[str
     scim_env = {"BENCH_TOKEN": token, "BENCH_BASE": f"/scim/v2/{tenant_id}",
                 "BENCH_LIST": str(names)}  # fmt: skip
 
-    log(f"two nodes behind the balancer ({seconds} s per figure)")
-    two = measure(cluster, seconds, scim_env)
-    log("one node: b set to maintenance in HAProxy")
-    cluster.haproxy.set_state("b", "maint")
-    cluster.wait_states({"a": "UP", "b": "MAINT"})
-    one = measure(cluster, seconds, scim_env)
+    # One node, two, then one again: the two one-node figures show how much the order (warm
+    # caches, autovacuum) moves a figure, so the two-node one is read against both.
+    figures = []
+    for nodes in (1, 2, 1):
+        if nodes == 1:
+            cluster.haproxy.set_state("b", "maint")
+            cluster.wait_states({"a": "UP", "b": "MAINT"})
+        else:
+            cluster.haproxy.set_state("b", "ready")
+            cluster.wait_states({"a": "UP", "b": "UP"})
+        log(f"{nodes} node(s) behind the balancer ({seconds} s per figure)")
+        figures.append(measure(cluster, seconds, scim_env))
+    one, two, one_again = figures
     cluster.haproxy.set_state("b", "ready")
     return {
         "members": members,
@@ -107,24 +114,28 @@ def run(cluster: Cluster, seconds: int, members: int, workdir: Path) -> dict[str
         "seconds": seconds,
         "one_node": one,
         "two_nodes": two,
-        "two_over_one_lookup_ratio": round(two["lookup"]["rps"] / one["lookup"]["rps"], 2),
+        "one_node_again": one_again,
+        "two_over_one_lookup_ratio": round(
+            2 * two["lookup"]["rps"] / (one["lookup"]["rps"] + one_again["lookup"]["rps"]), 2
+        ),
     }
 
 
 def print_table(result: dict[str, Any]) -> None:
     print(f"\nLookup capacity through HAProxy, {result['connections']} connections, "
           f"{result['members']:,} members, {result['seconds']} s per figure")  # fmt: skip
-    print(f"{'topology':<12} {'/healthz req/s':>15} {'lookup req/s':>13} {'lookup p50 ms':>14} "
+    print(f"{'topology':<15} {'/healthz req/s':>15} {'lookup req/s':>13} {'lookup p50 ms':>14} "
           f"{'lookup / healthz':>17} {'errors':>7}")  # fmt: skip
-    for name in ("one_node", "two_nodes"):
+    for name in ("one_node", "two_nodes", "one_node_again"):
         row = result[name]
         print(
-            f"{name.replace('_', ' '):<12} {row['healthz']['rps']:>15.1f} "
+            f"{name.replace('_', ' '):<15} {row['healthz']['rps']:>15.1f} "
             f"{row['lookup']['rps']:>13.1f} {row['lookup']['p50_ms']:>14.2f} "
             f"{row['lookup_per_healthz_percent']:>16.1f}% "
             f"{row['healthz']['errors'] + row['lookup']['errors']:>7}"
         )
-    print(f"two nodes / one node (lookups): {result['two_over_one_lookup_ratio']:.2f}x")
+    print(f"two nodes / one node (lookups, one node the mean of its two figures): "
+          f"{result['two_over_one_lookup_ratio']:.2f}x")  # fmt: skip
 
 
 def main() -> None:
@@ -144,7 +155,7 @@ def main() -> None:
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print_table(result)
     errors = sum(
-        result[name][kind]["errors"] for name in ("one_node", "two_nodes")
+        result[name][kind]["errors"] for name in ("one_node", "two_nodes", "one_node_again")
         for kind in ("healthz", "lookup")
     )  # fmt: skip
     sys.exit(1 if errors else 0)
