@@ -10,6 +10,7 @@ emptied at start.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import signal
@@ -91,6 +92,9 @@ def run_command(cluster: Cluster, line: str) -> str:
     if target in cluster.nodes:
         if action == "kill":
             cluster.kill_node(target)
+            # Show the balancer's view once its health checks have noticed (two failed checks).
+            with contextlib.suppress(AssertionError):
+                cluster.wait_states({target: "DOWN"}, timeout=10)
         elif action == "start":
             cluster.start_node(target)
         else:

@@ -113,7 +113,8 @@ def tenant_by_commands(
     manage(
         env, "create_organization", "--name", slug.title(), "--slug", slug,
         "--owner-email", f"owner@{slug}.example", "--owner-name", f"{slug.title()} Owner",
-        "--owner-password", password or secrets.token_urlsafe(18), "--no-input",
+        # One argument with "=": a generated password may begin with "-".
+        f"--owner-password={password or secrets.token_urlsafe(18)}", "--no-input",
     )  # fmt: skip
     output = manage(env, "scim_credentials", "--organization", slug)
     values = dict(line.split(":", 1) for line in output.splitlines() if ":" in line)
