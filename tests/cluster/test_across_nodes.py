@@ -121,14 +121,36 @@ def _served_by(response: requests.Response) -> str:
 # --- Credentials ---------------------------------------------------------------------------------
 
 
+def remember_token_everywhere(org: Organization, nodes: list[str]) -> None:
+    """Enough requests per node that each of its gunicorn workers has verified the token and
+    keeps it in its process cache."""
+    for node in nodes:
+        for _ in range(12):
+            assert scim(node, org, "GET", "/Users?count=1").status_code == 200
+
+
+def regenerate(panel: Panel, *, keep_hours: int, via: str) -> str:
+    """Regenerate the token from the confirmation page; the new token as the page shows it."""
+    nonce = Panel.field(
+        panel.get("/integrations/entra-id/credentials/regenerate/", via=via).text, "nonce"
+    )
+    issued = panel.post(
+        "/integrations/entra-id/credentials/",
+        {"nonce": nonce, "previous_token": str(keep_hours), "confirm": "regenerate"},
+        via=via,
+    )
+    assert issued.status_code == 200
+    shown = re.search(r'id="secret-token"[^>]*>([^<]+)<', issued.text)
+    assert shown, "no secret token on the page"
+    return unescape(shown.group(1)).strip()
+
+
 def test_token_revoked_through_node_a_is_refused_by_node_b_at_once(cluster: Any) -> None:
     # given a token that both nodes have verified and remember (several requests per node, so
     # each of its gunicorn workers holds it in its process cache)
     org = organization(cluster, "revokeco")
     node_a, node_b = cluster.nodes["a"].url, cluster.nodes["b"].url
-    for node in (node_a, node_b):
-        for _ in range(12):
-            assert scim(node, org, "GET", "/Users?count=1").status_code == 200
+    remember_token_everywhere(org, [node_a, node_b])
     panel = Panel(node_a)
     panel.sign_in(org.owner_email, org.owner_password)
 
@@ -148,22 +170,12 @@ def test_regeneration_with_overlap_behaves_the_same_on_both_nodes(cluster: Any) 
     # given a token both nodes remember
     org = organization(cluster, "overlapco")
     node_a, node_b = cluster.nodes["a"].url, cluster.nodes["b"].url
-    for node in (node_a, node_b):
-        for _ in range(12):
-            assert scim(node, org, "GET", "/Users?count=1").status_code == 200
+    remember_token_everywhere(org, [node_a, node_b])
     panel = Panel(node_b)
     panel.sign_in(org.owner_email, org.owner_password)
 
     # when the owner regenerates through node B, keeping the old token for a day
-    nonce = Panel.field(panel.get("/integrations/entra-id/credentials/regenerate/").text, "nonce")
-    issued = panel.post(
-        "/integrations/entra-id/credentials/",
-        {"nonce": nonce, "previous_token": "24", "confirm": "regenerate"},
-    )
-    assert issued.status_code == 200
-    new_token = unescape(
-        re.search(r'id="secret-token"[^>]*>([^<]+)<', issued.text).group(1)  # type: ignore[union-attr]
-    ).strip()
+    new_token = regenerate(panel, keep_hours=24, via=node_b)
     assert new_token != org.token
 
     # then both tokens work on both nodes, in every worker
@@ -174,18 +186,7 @@ def test_regeneration_with_overlap_behaves_the_same_on_both_nodes(cluster: Any) 
             assert statuses == {200}, (node, statuses)
 
     # when it is regenerated once more through node A, the old tokens stopping at once
-    nonce = Panel.field(
-        panel.get("/integrations/entra-id/credentials/regenerate/", via=node_a).text, "nonce"
-    )
-    newest = panel.post(
-        "/integrations/entra-id/credentials/",
-        {"nonce": nonce, "previous_token": "0", "confirm": "regenerate"},
-        via=node_a,
-    )
-    assert newest.status_code == 200
-    newest_token = unescape(
-        re.search(r'id="secret-token"[^>]*>([^<]+)<', newest.text).group(1)  # type: ignore[union-attr]
-    ).strip()
+    newest_token = regenerate(panel, keep_hours=0, via=node_a)
 
     # then on both nodes only the newest works
     for node in (node_b, node_a):
