@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,7 +27,7 @@ from typing import Any
 
 import redis
 
-from bench.run import PYTHON, ROOT, children, cpu_seconds, log, wrk_run
+from bench.run import PYTHON, ROOT, log, wait_idle, wrk_run
 from nordpass_admin.cluster import Cluster
 
 DB_NAME = "nordpass_bench_cluster"
@@ -42,13 +43,7 @@ def drain(cluster: Cluster, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while broker.llen("celery") and time.monotonic() < deadline:
         time.sleep(0.5)
-    pids = [pid for _, _, pid, _ in cluster.topology() if pid]
-    while time.monotonic() < deadline:
-        every = pids + [child for pid in pids for child in children(pid)]
-        before = sum(cpu_seconds(pid) for pid in every)
-        time.sleep(1)
-        if sum(cpu_seconds(pid) for pid in every) - before < 0.05:
-            return
+    wait_idle([pid for _, _, pid, _ in cluster.topology() if pid], timeout=timeout)
 
 
 def figure(cluster: Cluster, mode: str, seconds: int, env: dict[str, str]) -> dict[str, Any]:
@@ -150,6 +145,7 @@ def main() -> None:
                       env=limits)  # fmt: skip
     with cluster:
         result = run(cluster, args.seconds, args.members, workdir)
+    shutil.rmtree(workdir, ignore_errors=True)
     result["measured_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")

@@ -197,13 +197,17 @@ def cpu_seconds(pid: int) -> float:
 def wait_quiet(stack: Stack, timeout: float = 60) -> None:
     """Wait until the stack's processes are idle (the Celery worker and gunicorn finish booting
     and importing), so the first measurement does not share the CPU with start-up."""
+    wait_idle([p.pid for p in stack.processes.values()], timeout=timeout)
+
+
+def wait_idle(pids: list[int], timeout: float = 60) -> None:
+    """Wait until these processes and their children use (almost) no CPU for a second."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pids = [p.pid for p in stack.processes.values()]
-        pids += [child for pid in list(pids) for child in children(pid)]
-        before = sum(cpu_seconds(pid) for pid in pids)
+        every = pids + [child for pid in pids for child in children(pid)]
+        before = sum(cpu_seconds(pid) for pid in every)
         time.sleep(1)
-        if sum(cpu_seconds(pid) for pid in pids) - before < 0.05:
+        if sum(cpu_seconds(pid) for pid in every) - before < 0.05:
             return
 
 

@@ -77,7 +77,8 @@ def _is_trusted(address: Address, proxies: tuple[Network, ...]) -> bool:
 
 def client_address(remote_addr: str, forwarded_for: str, proxies: tuple[Network, ...]) -> str:
     """REMOTE_ADDR itself unless it is a trusted proxy; then the right-most X-Forwarded-For
-    address that is not one (all of them trusted: the earliest, a proxy's own request)."""
+    address that is not one (all of them trusted: the proxy itself, since a client could have
+    written a trusted address into the header)."""
     peer = _address(remote_addr)
     if peer is None or not _is_trusted(peer, proxies):
         return remote_addr
@@ -85,7 +86,7 @@ def client_address(remote_addr: str, forwarded_for: str, proxies: tuple[Network,
     for address in reversed(hops):
         if not _is_trusted(address, proxies):
             return str(address)
-    return str(hops[0]) if hops else remote_addr
+    return remote_addr
 
 
 class ClientAddressMiddleware:

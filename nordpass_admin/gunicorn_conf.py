@@ -43,7 +43,12 @@ def post_worker_init(worker: Any) -> None:
     if worker.age == 1:
         from nordpass_admin.checks import log_scale_out_warnings
 
-        log_scale_out_warnings(web_workers=worker.cfg.workers)
+        # A warning must never stop the server: an error here would end the worker's boot, and
+        # gunicorn halts when a worker fails to boot.
+        try:
+            log_scale_out_warnings(web_workers=worker.cfg.workers)
+        except Exception:
+            worker.log.exception("Could not check the deployment for per-process caches")
 
 
 def worker_exit(server: Any, worker: Any) -> None:

@@ -277,7 +277,8 @@ def _cache_url_beside_broker(broker_url: str) -> str:
     (before it when the broker has 15, the last of Redis's default 16), never the broker's own:
     Django's cache.clear() empties a whole database (FLUSHDB), queued tasks included, and the raw
     keys of nordpass_admin/redis_cache.py then stay clear of Kombu's."""
-    parts = urlsplit(broker_url)
+    # Kombu's failover form lists several URLs separated by ";": the cache follows the first.
+    parts = urlsplit(broker_url.split(";", 1)[0].strip())
     if parts.scheme not in ("redis", "rediss"):
         return ""
     number = parts.path.strip("/") or "0"

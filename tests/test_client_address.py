@@ -161,3 +161,19 @@ def test_a_request_without_a_forwarded_address_keeps_the_proxy_address(settings)
     )
     # then
     assert ScimRequest.objects.get(organization=organization).remote_ip == "10.0.0.2"
+
+
+@pytest.mark.django_db
+def test_a_header_naming_only_trusted_addresses_keeps_the_proxy_address(settings):
+    # given: a client that writes a trusted proxy's address into X-Forwarded-For itself, to be
+    # taken for that proxy (METRICS_ALLOWED_IPS, a throttle bucket of its choosing)
+    settings.TRUSTED_PROXIES = ["10.0.0.2", "10.0.0.9"]
+    organization = OrganizationFactory()
+    # when the balancer relays it with the client's own address missing (it appended nothing)
+    Client(REMOTE_ADDR="10.0.0.2").get(
+        f"/scim/v2/{organization.tenant_id}/Users",
+        HTTP_AUTHORIZATION="Bearer wrong",
+        HTTP_X_FORWARDED_FOR="10.0.0.9",
+    )
+    # then the request is the balancer's, never the address the header chose
+    assert ScimRequest.objects.get(organization=organization).remote_ip == "10.0.0.2"

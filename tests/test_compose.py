@@ -207,19 +207,24 @@ def test_beat_is_never_scaled(compose):
     assert beat["command"][3] == "beat"
 
 
-def test_web_trusts_the_network_the_balancer_reaches_it_from(compose):
+def test_web_trusts_only_the_balancer_s_fixed_address(compose):
     # given
     (pool,) = compose["networks"]["default"]["ipam"]["config"]
     subnet = ipaddress.ip_network(pool["subnet"])
-    # then: the balancer is on that network (the default one), and web trusts exactly it
-    assert "networks" not in compose["services"]["balancer"]
+    balancer = compose["services"]["balancer"]["networks"]["default"]["ipv4_address"]
+    # then: the balancer has a fixed address on that network, and web trusts exactly it (never
+    # the whole network, whose gateway relays connections from the host)
+    assert ipaddress.ip_address(balancer) in subnet
     assert "networks" not in compose["services"]["web"]
     trusted = compose["services"]["web"]["environment"]["TRUSTED_PROXIES"].split(",")
-    assert parse_trusted_proxies(trusted) == (subnet,)
-    # and one variable moves both
-    moved = load_compose({**DEPLOY_ENV, "NETWORK_SUBNET": "10.77.0.0/24"})
-    assert moved["services"]["web"]["environment"]["TRUSTED_PROXIES"] == "10.77.0.0/24"
+    assert parse_trusted_proxies(trusted) == (ipaddress.ip_network(balancer),)
+    # and the variables move both
+    moved = load_compose(
+        {**DEPLOY_ENV, "NETWORK_SUBNET": "10.77.0.0/24", "BALANCER_ADDRESS": "10.77.0.10"}
+    )
+    assert moved["services"]["web"]["environment"]["TRUSTED_PROXIES"] == "10.77.0.10"
     assert moved["networks"]["default"]["ipam"]["config"] == [{"subnet": "10.77.0.0/24"}]
+    assert moved["services"]["balancer"]["networks"]["default"]["ipv4_address"] == "10.77.0.10"
 
 
 def test_every_dependency_and_volume_names_something_defined(compose):

@@ -117,6 +117,16 @@ def test_without_cache_url_a_redis_broker_server_is_the_cache_in_another_databas
     }
 
 
+def test_a_failover_broker_url_puts_the_cache_beside_its_first_server():
+    # when: Kombu's failover form, several broker URLs separated by ";"
+    failover = run_settings(
+        **PRODUCTION, CELERY_BROKER_URL="redis://redis-a:6379/0;redis://redis-b:6379/0"
+    )
+    # then it starts, with the cache on the first server
+    assert failover.returncode == 0, failover.stderr
+    assert json.loads(failover.stdout)["cache"]["LOCATION"] == "redis://redis-a:6379/1"
+
+
 def test_an_explicit_cache_url_wins_over_the_broker():
     # when
     result = run_settings(

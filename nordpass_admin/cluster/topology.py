@@ -266,7 +266,7 @@ class Cluster:
         import psycopg
 
         with psycopg.connect(f"{self.postgres}/postgres", autocommit=True) as connection:
-            # The name was checked in __post_init__: a plain identifier.
+            # The name was checked in __init__: a plain identifier.
             connection.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
     def _start_smtp_sink(self) -> None:

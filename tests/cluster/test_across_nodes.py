@@ -332,8 +332,7 @@ def _periodic_runs(cluster: Any) -> dict[str, tuple[int, int]]:
 def test_a_second_beat_started_by_mistake_duplicates_no_sweep_invitation_or_reminder(
     cluster: Any,
 ) -> None:
-    # given 6 people whose invitations went out, 3 of them due for a reminder (sent 30 hours ago,
-    # expiring within the hour), and the sweeps running on the cluster's one beat
+    # given 6 people whose invitations went out, and the sweeps running on the cluster's one beat
     org = organization(cluster, "beatco")
     people = [f"person{index}@beatco.example" for index in range(6)]
     for person in people:
@@ -347,19 +346,19 @@ def test_a_second_beat_started_by_mistake_duplicates_no_sweep_invitation_or_remi
         lambda: all(person in cluster.smtp_recipients() for person in people),
         timeout=120, what="the six invitations at the SMTP sink",
     )  # fmt: skip
-    due = people[:3]
-    cluster.sql(
-        "UPDATE accounts_invitation SET sent_at = now() - interval '30 hours', "
-        "expires_at = now() + interval '1 hour' WHERE email = ANY(%s) AND status = 'sent'",
-        (due,),
-    )
     wait_until(lambda: _periodic_runs(cluster), timeout=30, what="the first periodic runs")
-    before = _periodic_runs(cluster)
 
-    # when a second beat runs next to the first for 6 periods
+    # when a second beat runs next to the first for 6 periods, and 3 reminders fall due while
+    # both beats send the invitation sweep (sent 30 hours ago, expiring within the hour)
     cluster.start_beat("beat2")
-    started = time.monotonic()
+    before, started = _periodic_runs(cluster), time.monotonic()
+    due = people[:3]
     try:
+        cluster.sql(
+            "UPDATE accounts_invitation SET sent_at = now() - interval '30 hours', "
+            "expires_at = now() + interval '1 hour' WHERE email = ANY(%s) AND status = 'sent'",
+            (due,),
+        )
         time.sleep(6 * PERIODIC_SECONDS)
     finally:
         cluster.stop_beat("beat2")
