@@ -128,7 +128,9 @@ def test_a_row_whose_organization_is_gone_is_dropped_and_holds_back_nothing(orga
     doomed.delete()
     # when
     written = log_writer.flush()
-    # then: the other rows are written, exactly once, and nothing waits to be retried
-    assert written == 2
+    # then: the other rows are written, exactly once, and nothing waits to be retried (the
+    # process's writer thread, started by an earlier test, may have written them first: the
+    # rows in the database are the proof, whichever flush wrote them)
+    assert 0 <= written <= 2
     assert log_writer._writer._pending == []
     assert sorted(ScimRequest.objects.values_list("request_id", flat=True)) == ["kept-1", "kept-2"]
