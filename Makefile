@@ -42,28 +42,27 @@ run: setup
 	@echo "Starting the web server (panel and SCIM) and a Celery worker with beat. Ctrl-C stops both."
 	$(BIN)/python manage.py devserver $(HOST):$(PORT)
 
-# Browser tests drive Debian's Chromium; install it when missing and we are allowed to.
-browser:
-	@if ! command -v chromium >/dev/null 2>&1; then \
+# $(call debian_package,PROGRAM,PACKAGE,WHAT FOR,IF NOT POSSIBLE,THEN): install a Debian package when
+# its program is missing and we may (root, apt-get); otherwise say why and run THEN (`true` to go
+# on, `exit 1` to stop). No commas in the arguments: make would split them.
+define debian_package
+	@if ! PATH="$$PATH:/usr/sbin" command -v $(1) >/dev/null 2>&1; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			echo "Installing Chromium for the browser tests..."; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+			echo "Installing $(2) for $(3)..."; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; \
 		else \
-			echo "NOTICE: Chromium is not installed and cannot be installed here: browser tests will be skipped."; \
+			echo "NOTICE: $(2) is not installed and cannot be installed here (Debian: apt-get install -y $(2)): $(4)"; $(5); \
 		fi; \
 	fi
+endef
 
-# The cluster (make cluster, tests/cluster/) puts Debian's HAProxy in front of the web nodes;
-# installed like Chromium when missing and we are allowed to.
+# Browser tests drive Debian's Chromium.
+browser:
+	$(call debian_package,chromium,chromium,the browser tests,browser tests will be skipped.,true)
+
+# The cluster (make cluster, tests/cluster/) puts Debian's HAProxy in front of the web nodes.
 loadbalancer:
-	@if ! command -v haproxy >/dev/null 2>&1 && [ ! -x /usr/sbin/haproxy ]; then \
-		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			echo "Installing HAProxy for the cluster..."; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; \
-		else \
-			echo "NOTICE: HAProxy is not installed and cannot be installed here: make cluster will not start and the cluster tests will be skipped."; \
-		fi; \
-	fi
+	$(call debian_package,haproxy,haproxy,the cluster,make cluster will not start and the cluster tests will be skipped.,true)
 
 lint: setup
 	$(BIN)/ruff check .
@@ -79,13 +78,7 @@ test: setup browser loadbalancer lint
 
 # The load generator is Debian's wrk; installed like Chromium when missing and allowed.
 bench: setup loadbalancer
-	@if ! command -v wrk >/dev/null 2>&1; then \
-		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
-		else \
-			echo "make bench needs wrk (Debian: apt-get install -y wrk)."; exit 1; \
-		fi; \
-	fi
+	$(call debian_package,wrk,wrk,make bench,make bench needs it.,exit 1)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.cluster
 
